@@ -1,0 +1,60 @@
+"""Settings: every knob is a ``SKILLMARKET_*`` environment variable with a default that just works.
+
+Environment beats a ``.env`` file in the working directory, which beats the default. Secrets
+are wrapped in :class:`pydantic.SecretStr` so they never show in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Server-side settings (the CLI's client settings live in :class:`ClientSettings`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SKILLMARKET_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        Path("./.skillmarket"),
+        description="Directory for the embedded database, keys and other local state.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL. Default: SQLite file skillmarket.db in the data dir. "
+        "For scale-out use postgresql+psycopg://user@host/db.",
+    )
+    host: str = Field("127.0.0.1", description="Address `skillmarket serve` listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port `skillmarket serve` listens on.")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted, in bytes (413 beyond)."
+    )
+    seed_examples: bool = Field(
+        True, description="Publish the example skills on first start when the catalog is empty."
+    )
+    sqlite_synchronous: str = Field(
+        "NORMAL",
+        pattern="^(NORMAL|FULL)$",
+        description="SQLite synchronous pragma. NORMAL survives app crashes; FULL also power loss.",
+    )
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one, or SQLite in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'skillmarket.db').resolve()}"
+
+
+class ClientSettings(BaseSettings):
+    """What the CLI's client commands need to reach a marketplace."""
+
+    model_config = SettingsConfigDict(env_prefix="SKILLMARKET_", env_file=".env", extra="ignore")
+
+    url: str = Field("http://127.0.0.1:8080", description="Base URL of the marketplace.")
+    api_key: str | None = Field(None, description="Bearer API key of the calling operator.")
