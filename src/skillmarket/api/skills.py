@@ -1,0 +1,109 @@
+"""/v1/skills: publish, browse and search, detail, own skills, deprecate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from skillmarket.api.deps import OperatorDep, ServicesDep
+from skillmarket.catalog.manifest import SkillManifest, TrustLevel
+from skillmarket.catalog.models import PublishResult, SkillDetail, SkillPage, SkillSummary
+from skillmarket.catalog.search import SearchFilters
+
+router = APIRouter(prefix="/v1/skills", tags=["skills"])
+
+
+class DeprecateRequest(BaseModel):
+    """Why a version is deprecated (shown to buyers)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=500)
+
+
+@router.post(
+    "",
+    response_model=PublishResult,
+    status_code=201,
+    summary="Publish a skill version",
+    responses={
+        200: {
+            "description": "Identical content was already published (idempotent)",
+            "model": PublishResult,
+        }
+    },
+)
+def publish_skill(
+    manifest: Annotated[SkillManifest, Body()],
+    operator: OperatorDep,
+    services: ServicesDep,
+    response: Response,
+) -> PublishResult:
+    """Publish name@version. Republishing identical content returns 200 and the same skill;
+    different content under a published version is a 409 ``VERSION_CONFLICT``."""
+    result = services.catalog.publish(operator.id, manifest)
+    if not result.created:
+        response.status_code = 200
+    return result
+
+
+@router.get("", response_model=SkillPage, summary="Browse and search skills")
+def search_skills(
+    _operator: OperatorDep,
+    services: ServicesDep,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Free text: every word must match name, tags or description (as a prefix)",
+        ),
+    ] = None,
+    trust_level: Annotated[
+        TrustLevel | None, Query(description="Only skills requiring this trust level")
+    ] = None,
+    tags: Annotated[
+        list[str],
+        Query(
+            description="Only skills carrying every one of these "
+            "tags (repeat, or separate with commas)"
+        ),
+    ] = [],  # noqa: B006
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> SkillPage:
+    """The latest live version of each matching skill, best match first (by name without a
+    query)."""
+    wanted = tuple(sorted({t.strip().lower() for raw in tags for t in raw.split(",") if t.strip()}))
+    return services.catalog.search(
+        SearchFilters(
+            query=search, trust_level=trust_level, tags=wanted, limit=limit, offset=offset
+        )
+    )
+
+
+@router.get("/mine", response_model=list[SkillSummary], summary="List my published skills")
+def my_skills(operator: OperatorDep, services: ServicesDep) -> list[SkillSummary]:
+    """Every version the calling operator has published, deprecated ones included."""
+    return services.catalog.list_published(operator.id)
+
+
+@router.get("/{skill_id}", response_model=SkillDetail, summary="Show one skill version")
+def get_skill(skill_id: str, operator: OperatorDep, services: ServicesDep) -> SkillDetail:
+    """A skill version's detail. A sealed skill's prompts and code are shown to its publisher
+    only; a source skill shows its steps to everyone."""
+    return services.catalog.get(skill_id, operator.id)
+
+
+@router.post(
+    "/{skill_id}/deprecate", response_model=SkillDetail, summary="Deprecate a skill version"
+)
+def deprecate_skill(
+    skill_id: str,
+    operator: OperatorDep,
+    services: ServicesDep,
+    body: Annotated[DeprecateRequest | None, Body()] = None,
+) -> SkillDetail:
+    """Take a version out of search and off 'latest'; it stays readable by id."""
+    return services.catalog.deprecate(operator.id, skill_id, body.reason if body else None)

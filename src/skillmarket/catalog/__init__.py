@@ -1,0 +1,1 @@
+"""Catalog: skills, their immutable versions, manifests, fingerprints and search."""

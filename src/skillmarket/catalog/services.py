@@ -1,0 +1,276 @@
+"""Publishing, reading, searching and deprecating skills.
+
+A published name@version is immutable: republishing identical content (the same fingerprint)
+returns the existing version, anything else is a ``VERSION_CONFLICT``. The first publisher of a
+name owns it. Each name has at most one *latest* version — the highest semver that is not
+deprecated — and only that one is in the search index.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import semver
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from skillmarket.audit import log
+from skillmarket.audit.events import EventType
+from skillmarket.catalog import search as search_index
+from skillmarket.catalog.errors import (
+    NotSkillPublisher,
+    SkillNameTaken,
+    SkillNotFound,
+    VersionConflict,
+)
+from skillmarket.catalog.manifest import SkillManifest, redacted_steps
+from skillmarket.catalog.models import (
+    PublishResult,
+    SkillDetail,
+    SkillPage,
+    SkillSummary,
+    VersionRef,
+)
+from skillmarket.catalog.tables import skill_names, skill_tags, skills
+from skillmarket.db import Database, utcnow
+from skillmarket.ids import new_id
+
+_by_id = sa.select(skills).where(skills.c.id == sa.bindparam("skill_id"))
+
+
+def summary(row: sa.Row) -> SkillSummary:
+    """The list view of a skills row."""
+    return SkillSummary(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        description=row.description,
+        tags=row.manifest.get("tags", []),
+        publisher_id=row.publisher_id,
+        execution_mode=row.execution_mode,
+        credential_mode=row.credential_mode,
+        trust_level_required=row.trust_level_required,
+        price_cents=row.price_cents,
+        fingerprint=row.fingerprint,
+        is_latest=row.is_latest,
+        deprecated=row.deprecated_at is not None,
+        created_at=row.created_at,
+    )
+
+
+def detail(row: sa.Row, viewer_id: str | None, versions: list[VersionRef]) -> SkillDetail:
+    """The detail view of a skills row as ``viewer_id`` may see it."""
+    manifest: dict[str, Any] = row.manifest
+    steps = manifest.get("execution_steps", [])
+    redact = row.execution_mode == "sealed" and viewer_id != row.publisher_id
+    return SkillDetail(
+        **summary(row).model_dump(),
+        services=manifest.get("services", []),
+        input_schema=manifest["input_schema"],
+        output_schema=manifest["output_schema"],
+        execution_steps=redacted_steps(steps) if redact else steps,
+        steps_redacted=redact,
+        timeout_seconds=manifest["timeout_seconds"],
+        deprecated_at=row.deprecated_at,
+        deprecation_reason=row.deprecation_reason,
+        versions=versions,
+    )
+
+
+class CatalogService:
+    """The skill catalog on the database."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def publish(self, publisher_id: str, manifest: SkillManifest) -> PublishResult:
+        """Publish one immutable name@version (idempotent for identical content)."""
+        fingerprint = manifest.fingerprint()
+        with self.db.write() as conn:
+            self._claim_name(conn, manifest.name, publisher_id)
+            existing = conn.execute(
+                sa.select(skills).where(
+                    skills.c.name == manifest.name, skills.c.version == manifest.version
+                )
+            ).first()
+            if existing is not None:
+                if existing.fingerprint != fingerprint:
+                    raise VersionConflict(
+                        f"{manifest.name}@{manifest.version} is already published with "
+                        "different content; publish a new version instead",
+                        details={
+                            "name": manifest.name,
+                            "version": manifest.version,
+                            "published_fingerprint": existing.fingerprint,
+                            "fingerprint": fingerprint,
+                        },
+                    )
+                return PublishResult(
+                    skill=self._detail(conn, existing, publisher_id), created=False
+                )
+            skill_id = self._insert(conn, publisher_id, manifest, fingerprint)
+            log.record(
+                conn,
+                EventType.SKILL_PUBLISH,
+                actor=publisher_id,
+                subject=skill_id,
+                data={
+                    "name": manifest.name,
+                    "version": manifest.version,
+                    "fingerprint": fingerprint,
+                },
+            )
+            self._refresh_latest(conn, manifest.name)
+            row = conn.execute(_by_id, {"skill_id": skill_id}).one()
+            return PublishResult(skill=self._detail(conn, row, publisher_id), created=True)
+
+    def _claim_name(self, conn: Connection, name: str, publisher_id: str) -> None:
+        owner = conn.execute(
+            sa.select(skill_names.c.publisher_id)
+            .where(skill_names.c.name == name)
+            .with_for_update()
+        ).scalar()
+        if owner is None:
+            conn.execute(
+                skill_names.insert().values(
+                    name=name, publisher_id=publisher_id, created_at=utcnow()
+                )
+            )
+        elif owner != publisher_id:
+            raise SkillNameTaken(
+                f"the skill name {name!r} belongs to another publisher", details={"name": name}
+            )
+
+    def _insert(
+        self, conn: Connection, publisher_id: str, manifest: SkillManifest, fingerprint: str
+    ) -> str:
+        skill_id = new_id("skill")
+        conn.execute(
+            skills.insert().values(
+                id=skill_id,
+                name=manifest.name,
+                version=manifest.version,
+                publisher_id=publisher_id,
+                description=manifest.description,
+                execution_mode=manifest.execution_mode,
+                credential_mode=manifest.credential_mode,
+                trust_level_required=manifest.trust_level_required,
+                price_cents=manifest.price_cents,
+                manifest=manifest.to_json_dict(),
+                fingerprint=fingerprint,
+                is_latest=False,
+                created_at=utcnow(),
+            )
+        )
+        if manifest.tags:
+            conn.execute(
+                skill_tags.insert(), [{"skill_id": skill_id, "tag": t} for t in manifest.tags]
+            )
+        return skill_id
+
+    def _refresh_latest(self, conn: Connection, name: str) -> None:
+        """Point the latest flag and the search index at the highest live version of ``name``."""
+        rows = conn.execute(
+            sa.select(
+                skills.c.seq,
+                skills.c.version,
+                skills.c.is_latest,
+                skills.c.deprecated_at,
+                skills.c.description,
+                skills.c.manifest,
+            ).where(skills.c.name == name)
+        ).all()
+        live = [r for r in rows if r.deprecated_at is None]
+        best = max(live, key=lambda r: semver.Version.parse(r.version), default=None)
+        for row in rows:
+            should = best is not None and row.seq == best.seq
+            if row.is_latest == should:
+                continue
+            conn.execute(skills.update().where(skills.c.seq == row.seq).values(is_latest=should))
+            if should:
+                search_index.index_skill(
+                    conn, row.seq, name, row.manifest.get("tags", []), row.description
+                )
+            else:
+                search_index.unindex_skill(conn, row.seq)
+
+    def _versions(self, conn: Connection, name: str) -> list[VersionRef]:
+        rows = conn.execute(
+            sa.select(
+                skills.c.id, skills.c.version, skills.c.deprecated_at, skills.c.is_latest
+            ).where(skills.c.name == name)
+        ).all()
+        refs = [
+            VersionRef(
+                id=r.id,
+                version=r.version,
+                deprecated=r.deprecated_at is not None,
+                is_latest=r.is_latest,
+            )
+            for r in rows
+        ]
+        return sorted(refs, key=lambda v: semver.Version.parse(v.version), reverse=True)
+
+    def _detail(self, conn: Connection, row: sa.Row, viewer_id: str | None) -> SkillDetail:
+        return detail(row, viewer_id, self._versions(conn, row.name))
+
+    def _require(self, conn: Connection, skill_id: str) -> sa.Row:
+        row = conn.execute(_by_id, {"skill_id": skill_id}).first()
+        if row is None:
+            raise SkillNotFound(f"no skill {skill_id!r}", details={"skill_id": skill_id})
+        return row
+
+    def get(self, skill_id: str, viewer_id: str | None) -> SkillDetail:
+        """One skill version as ``viewer_id`` may see it."""
+        with self.db.read() as conn:
+            return self._detail(conn, self._require(conn, skill_id), viewer_id)
+
+    def search(self, filters: search_index.SearchFilters) -> SkillPage:
+        """Latest versions matching ``filters``, ranked by relevance when there is a query."""
+        with self.db.read() as conn:
+            rows, has_more = search_index.search(conn, filters)
+        return SkillPage(
+            items=[summary(r) for r in rows],
+            limit=filters.limit,
+            offset=filters.offset,
+            has_more=has_more,
+        )
+
+    def list_published(self, publisher_id: str) -> list[SkillSummary]:
+        """Every version the publisher has published, deprecated ones included."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(skills)
+                .where(skills.c.publisher_id == publisher_id)
+                .order_by(skills.c.name, skills.c.seq)
+            ).all()
+        return [summary(r) for r in rows]
+
+    def deprecate(self, publisher_id: str, skill_id: str, reason: str | None) -> SkillDetail:
+        """Deprecate one version: it leaves search and stops being latest (idempotent)."""
+        with self.db.write() as conn:
+            row = self._require(conn, skill_id)
+            if row.publisher_id != publisher_id:
+                raise NotSkillPublisher(
+                    "only the skill's publisher may deprecate it", details={"skill_id": skill_id}
+                )
+            if row.deprecated_at is None:
+                conn.execute(
+                    skills.update()
+                    .where(skills.c.id == skill_id)
+                    .values(deprecated_at=utcnow(), deprecation_reason=reason)
+                )
+                log.record(
+                    conn,
+                    EventType.SKILL_DEPRECATE,
+                    actor=publisher_id,
+                    subject=skill_id,
+                    data={"name": row.name, "version": row.version},
+                )
+                self._refresh_latest(conn, row.name)
+            return self._detail(conn, self._require(conn, skill_id), publisher_id)
+
+    def count(self) -> int:
+        """How many skill versions are published."""
+        with self.db.read() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(skills)).scalar_one()

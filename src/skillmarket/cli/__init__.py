@@ -1,0 +1,1 @@
+"""The `skillmarket` command line (Typer + Rich)."""

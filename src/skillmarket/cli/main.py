@@ -1,0 +1,67 @@
+"""The `skillmarket` command: admin commands on the local data dir, client commands over REST."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from skillmarket.cli import admin, skills
+from skillmarket.cli.output import fail
+
+app = typer.Typer(
+    name="skillmarket",
+    help="A self-hostable marketplace and secure runtime for AI-agent skills.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(admin.operator_app, name="operator")
+for command in (skills.publish, skills.search, skills.show, skills.mine, skills.deprecate):
+    app.command()(command)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, "--host", help="Default: SKILLMARKET_HOST or 127.0.0.1."),
+    port: int = typer.Option(None, "--port", help="Default: SKILLMARKET_PORT or 8080."),
+) -> None:
+    """Serve the marketplace (migrates the store; seeds example skills on first start)."""
+    import uvicorn
+
+    from skillmarket.api.app import create_app
+    from skillmarket.config import Settings
+    from skillmarket.services import open_services, seed_examples
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    try:
+        services = open_services(settings)
+    except Exception as exc:  # noqa: BLE001  (any failure to open the store ends start-up)
+        fail(f"cannot open the store at {settings.resolved_database_url}: {exc}", "STORE_ERROR")
+    if settings.seed_examples:
+        seeded = seed_examples(services)
+        if seeded:
+            typer.echo(f"published {seeded} example skills")
+    typer.echo(f"store: {settings.resolved_database_url}")
+    uvicorn.run(
+        create_app(services),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations to the configured store."""
+    from skillmarket.config import Settings
+    from skillmarket.services import open_services
+
+    settings = Settings()
+    open_services(settings).close()
+    typer.echo(f"store at {settings.resolved_database_url} is up to date")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,168 @@
+"""Client commands for the catalog: publish, search, show, deprecate, mine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from skillmarket.cli.client import ApiClient
+from skillmarket.cli.output import JsonOption, console, fail, print_json, print_table
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    """Read a manifest file in YAML or JSON (by extension; JSON is also valid YAML)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}", "FILE_UNREADABLE")
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        fail(
+            f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+            f"{str(exc).splitlines()[0]}",
+            "MALFORMED_MANIFEST",
+        )
+    if not isinstance(data, dict):
+        fail(f"{path} must hold one manifest object", "MALFORMED_MANIFEST")
+    return data
+
+
+def publish(
+    manifest: Path = typer.Argument(..., help="Manifest file (.yaml, .yml or .json)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Publish a skill version from a manifest file."""
+    body = load_manifest(manifest)
+    result = ApiClient().request("POST", "/v1/skills", json=body)
+    if as_json:
+        print_json(result)
+        return
+    skill = result["skill"]
+    verb = "published" if result["created"] else "already published (identical)"
+    typer.echo(f"{verb} {skill['name']}@{skill['version']} as {skill['id']}")
+    typer.echo(f"fingerprint {skill['fingerprint']}")
+
+
+def search(
+    query: str = typer.Argument(None, help="Words to search for (omit to browse)."),
+    tag: list[str] = typer.Option([], "--tag", help="Only skills with this tag (repeatable)."),
+    trust_level: str = typer.Option(None, "--trust-level", help="L0, L1 or L2."),
+    limit: int = typer.Option(20, "--limit"),
+    offset: int = typer.Option(0, "--offset"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Search the catalog and print a table of skills."""
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if query:
+        params["search"] = query
+    if trust_level:
+        params["trust_level"] = trust_level
+    if tag:
+        params["tags"] = tag
+    page = ApiClient().request("GET", "/v1/skills", params=params)
+    if as_json:
+        print_json(page)
+        return
+    if not page["items"]:
+        typer.echo("no skills found")
+        return
+    print_table(
+        None,
+        ["id", "name", "version", "mode", "trust", "price", "description"],
+        [
+            (
+                s["id"],
+                s["name"],
+                s["version"],
+                s["execution_mode"],
+                s["trust_level_required"],
+                _price(s["price_cents"]),
+                _short(s["description"]),
+            )
+            for s in page["items"]
+        ],
+    )
+    if page["has_more"]:
+        typer.echo(f"more results: --offset {offset + limit}")
+
+
+def show(
+    skill_id: str = typer.Argument(..., help="Skill id (skl_…)."), as_json: bool = JsonOption
+) -> None:
+    """Show one skill version in full."""
+    skill = ApiClient().request("GET", f"/v1/skills/{skill_id}")
+    if as_json:
+        print_json(skill)
+        return
+    console.print(f"[bold]{skill['name']}@{skill['version']}[/bold]  {skill['id']}")
+    console.print(skill["description"], highlight=False)
+    facts = [
+        ("publisher", skill["publisher_id"]),
+        ("execution mode", skill["execution_mode"]),
+        ("credential mode", skill["credential_mode"]),
+        ("trust required", skill["trust_level_required"]),
+        ("price", _price(skill["price_cents"])),
+        ("tags", ", ".join(skill["tags"])),
+        ("fingerprint", skill["fingerprint"]),
+        (
+            "status",
+            "deprecated"
+            if skill["deprecated"]
+            else ("latest" if skill["is_latest"] else "older version"),
+        ),
+    ]
+    for label, value in facts:
+        console.print(f"  {label:<16}{value}", highlight=False)
+    console.print("input schema:", highlight=False)
+    console.print_json(data=skill["input_schema"])
+    console.print("output schema:", highlight=False)
+    console.print_json(data=skill["output_schema"])
+    if skill["execution_steps"]:
+        hidden = " (logic sealed)" if skill["steps_redacted"] else ""
+        console.print(f"steps{hidden}:", highlight=False)
+        console.print_json(data=skill["execution_steps"])
+
+
+def mine(as_json: bool = JsonOption) -> None:
+    """List every skill version you have published."""
+    skills = ApiClient().request("GET", "/v1/skills/mine")
+    if as_json:
+        print_json(skills)
+        return
+    print_table(
+        "my skills",
+        ["id", "name", "version", "status"],
+        [
+            (
+                s["id"],
+                s["name"],
+                s["version"],
+                "deprecated" if s["deprecated"] else ("latest" if s["is_latest"] else ""),
+            )
+            for s in skills
+        ],
+    )
+
+
+def deprecate(
+    skill_id: str, reason: str = typer.Option(None, "--reason"), as_json: bool = JsonOption
+) -> None:
+    """Deprecate one of your skill versions."""
+    skill = ApiClient().request("POST", f"/v1/skills/{skill_id}/deprecate", json={"reason": reason})
+    if as_json:
+        print_json(skill)
+        return
+    typer.echo(f"deprecated {skill['name']}@{skill['version']}")
+
+
+def _price(cents: int) -> str:
+    return "free" if cents == 0 else f"${cents / 100:.2f}"
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,123 @@
+"""The database: one SQLAlchemy Core engine for SQLite (default) or PostgreSQL, and the metadata.
+
+SQLite is tuned as reference/engines.md measured: WAL, ``synchronous`` from settings, foreign
+keys on, and ``BEGIN IMMEDIATE`` for every write transaction (a deferred transaction that
+upgrades to a write can fail with SQLITE_BUSY whatever the busy timeout). Writes inside one
+process are also serialised by a lock, because SQLite's busy handler sleeps with back-off and
+gives long tails under contention. Reads run concurrently in WAL mode.
+
+Use :meth:`Database.write` for a transaction that changes anything (it commits on success and
+rolls back on any error, so nothing is half-written) and :meth:`Database.read` for queries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+_WRITE = "skillmarket_write"
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    """Install the pragmas and the BEGIN IMMEDIATE recipe from SQLAlchemy's pysqlite docs."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+    """Build the engine for ``url`` with the settings each dialect needs."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, pool_size=8)
+        _configure_sqlite(engine, sqlite_synchronous)
+        return engine
+    return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Database:
+    """The engine plus the two ways in: :meth:`read` and :meth:`write`."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        )
+
+    @classmethod
+    def from_url(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Database:
+        """Open the database at ``url``."""
+        return cls(create_engine(url, sqlite_synchronous=sqlite_synchronous))
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: commits when the block ends, rolls back on any error."""
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot on both databases)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+class UtcDateTime(sa.types.TypeDecorator[Any]):
+    """A timezone-aware UTC timestamp on both databases (SQLite has no timezone type)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        """Store UTC; reject naive datetimes, which are always a bug here."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UtcDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)

@@ -1,0 +1,70 @@
+"""The one place that wires settings, the database and every domain service together."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+
+from skillmarket import migrations
+from skillmarket.catalog.manifest import SkillManifest
+from skillmarket.catalog.services import CatalogService
+from skillmarket.config import Settings
+from skillmarket.db import Database
+from skillmarket.identity.services import IdentityService
+
+logger = logging.getLogger(__name__)
+
+EXAMPLES_PUBLISHER = "skillmarket-examples"
+
+
+@dataclass
+class Services:
+    """Everything an interface (API, CLI, MCP) calls into."""
+
+    settings: Settings
+    db: Database
+    identity: IdentityService
+    catalog: CatalogService
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.db.dispose()
+
+
+def open_services(settings: Settings, *, migrate: bool = True) -> Services:
+    """Open the store named by ``settings`` (creating the data dir) and build the services."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database.from_url(
+        settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
+    )
+    if migrate:
+        migrations.upgrade(db.engine)
+    return Services(
+        settings=settings, db=db, identity=IdentityService(db), catalog=CatalogService(db)
+    )
+
+
+def example_manifests() -> list[SkillManifest]:
+    """The example skills shipped with the package."""
+    folder = resources.files("skillmarket") / "examples"
+    return [
+        SkillManifest.model_validate(json.loads(entry.read_text()))
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".json")
+    ]
+
+
+def seed_examples(services: Services) -> int:
+    """Publish the example skills when the catalog is empty; return how many were published."""
+    if services.catalog.count() > 0:
+        return 0
+    operator = services.identity.operator_by_name(EXAMPLES_PUBLISHER)
+    if operator is None:
+        operator, _key = services.identity.create_operator(EXAMPLES_PUBLISHER, "studio")
+    manifests = example_manifests()
+    for manifest in manifests:
+        services.catalog.publish(operator.id, manifest)
+    logger.info("published %d example skills as %s", len(manifests), EXAMPLES_PUBLISHER)
+    return len(manifests)

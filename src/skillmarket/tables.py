@@ -1,0 +1,15 @@
+"""Imports every domain's tables so the shared metadata is complete (for Alembic and tests)."""
+
+from skillmarket.audit.tables import audit_events, audit_head
+from skillmarket.catalog.tables import skill_names, skill_tags, skills
+from skillmarket.identity.tables import api_keys, operators
+
+__all__ = [
+    "api_keys",
+    "audit_events",
+    "audit_head",
+    "operators",
+    "skill_names",
+    "skill_tags",
+    "skills",
+]
