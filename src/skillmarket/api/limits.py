@@ -29,27 +29,34 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        too_large = False
+        replied = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    too_large = True
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+        async def guarded_send(message: Message) -> None:
+            # The framework may turn our exception into its own 400; answer 413 instead.
+            nonlocal replied
+            if too_large:
+                if message["type"] == "http.response.start" and not replied:
+                    replied = True
+                    await self._refuse(send)
+                return
+            replied = replied or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
-            if not started:
+            if not replied:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:

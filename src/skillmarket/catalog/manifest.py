@@ -21,7 +21,7 @@ import semver
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-)){0,62}(?<!-)$")
+NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-)){0,63}(?<!-)$")
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MODEL_PATTERN = r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._:-]+)?$"
 SERVICE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -178,9 +178,7 @@ class SkillManifest(BaseModel):
     def _valid_version(cls, value: str) -> str:
         if not semver.Version.is_valid(value):
             raise PydanticCustomError(
-                "invalid_version",
-                "'{value}' is not a semantic version such as 1.0.0",
-                {"value": value},
+                "invalid_version", "version must be a semantic version such as 1.0.0"
             )
         return value
 
