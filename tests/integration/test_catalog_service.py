@@ -180,6 +180,16 @@ class TestSearch:
             catalog.search(SearchFilters(query="text", tags=("text",), trust_level="L1"))
         ) == ["summarize-text"]
 
+    def test_tag_filter_is_exact_with_and_without_query(
+        self, services, operator_factory, manifest_factory
+    ):
+        alice, _ = operator_factory()
+        publish(services, alice.id, manifest_factory(name="crm-sync", tags=["sales-ops"]))
+        publish(services, alice.id, manifest_factory(name="crm-export", tags=["ops"]))
+        for query in (None, "crm"):
+            page = services.catalog.search(SearchFilters(query=query, tags=("ops",)))
+            assert names(page) == ["crm-export"]
+
     def test_paging_reports_more(self, catalog):
         first = catalog.search(SearchFilters(limit=3))
         second = catalog.search(SearchFilters(limit=3, offset=3))

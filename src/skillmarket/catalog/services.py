@@ -178,6 +178,7 @@ class CatalogService:
                 skills.c.deprecated_at,
                 skills.c.description,
                 skills.c.manifest,
+                skills.c.trust_level_required,
             ).where(skills.c.name == name)
         ).all()
         live = [r for r in rows if r.deprecated_at is None]
@@ -189,7 +190,12 @@ class CatalogService:
             conn.execute(skills.update().where(skills.c.seq == row.seq).values(is_latest=should))
             if should:
                 search_index.index_skill(
-                    conn, row.seq, name, row.manifest.get("tags", []), row.description
+                    conn,
+                    row.seq,
+                    name,
+                    row.manifest.get("tags", []),
+                    row.description,
+                    row.trust_level_required,
                 )
             else:
                 search_index.unindex_skill(conn, row.seq)

@@ -49,7 +49,7 @@ skills = sa.Table(
     sa.Column("deprecation_reason", sa.String(500), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("name", "version"),
-    sa.Index("ix_skills_latest", "is_latest", "trust_level_required"),
+    sa.Index("ix_skills_latest", "is_latest", "name"),
 )
 
 skill_tags = sa.Table(

@@ -122,9 +122,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", "version", name=op.f("uq_skills_name_version")),
     )
     with op.batch_alter_table("skills", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_skills_latest", ["is_latest", "trust_level_required"], unique=False
-        )
+        batch_op.create_index("ix_skills_latest", ["is_latest", "name"], unique=False)
         batch_op.create_index(batch_op.f("ix_skills_publisher_id"), ["publisher_id"], unique=False)
 
     op.create_table(

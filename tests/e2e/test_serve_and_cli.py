@@ -1,0 +1,157 @@
+"""The README's path end to end: a real `skillmarket serve`, the real CLI, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+MANIFEST_YAML = """\
+name: word-count
+version: 0.1.0
+description: Counts the words of a text.
+tags: [text, counting]
+execution_mode: source
+input_schema:
+  type: object
+  required: [text]
+  properties:
+    text: {type: string}
+output_schema:
+  type: object
+  properties:
+    words: {type: integer}
+execution_steps:
+  - type: script
+    runtime: javascript
+    code: |
+      const data = JSON.parse(input);
+      return JSON.stringify({words: data.text.split(/\\s+/).filter(Boolean).length});
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def marketplace(tmp_path: Path):
+    """A served marketplace on the embedded SQLite default, in a fresh data dir."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SKILLMARKET_DATA_DIR": str(tmp_path / "data"),
+        "SKILLMARKET_PORT": str(port),
+        "SKILLMARKET_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("SKILLMARKET_DATABASE_URL", None)
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "skillmarket.cli.main", "serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{env['SKILLMARKET_URL']}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            log.close()
+            pytest.fail("server did not start: " + (tmp_path / "serve.log").read_text())
+        time.sleep(0.1)
+    yield env, tmp_path
+    server.terminate()
+    server.wait(timeout=10)
+    log.close()
+
+
+def cli(env, *args, check=True):
+    result = subprocess.run(
+        [sys.executable, "-m", "skillmarket.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"skillmarket {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def test_newcomer_goes_from_serve_to_search_result(marketplace):
+    env, tmp_path = marketplace
+    created = json.loads(
+        cli(env, "operator", "create", "alice", "--tier", "developer", "--json").stdout
+    )
+    assert created["id"].startswith("op_") and created["api_key"].startswith("smk_")
+    env = {**env, "SKILLMARKET_API_KEY": created["api_key"]}
+
+    # The seeded examples are there on first start.
+    found = json.loads(cli(env, "search", "invoice", "--json").stdout)
+    assert "invoice-total" in [s["name"] for s in found["items"]]
+    table = cli(env, "search", "invoice").stdout
+    assert "invoice-total" in table and found["items"][0]["id"] in table
+
+    manifest = tmp_path / "word-count.yaml"
+    manifest.write_text(MANIFEST_YAML)
+    published = json.loads(cli(env, "publish", str(manifest), "--json").stdout)
+    assert published["created"] is True
+    skill_id = published["skill"]["id"]
+    again = cli(env, "publish", str(manifest)).stdout
+    assert "already published" in again
+
+    shown = json.loads(cli(env, "show", skill_id, "--json").stdout)
+    assert shown["fingerprint"] == published["skill"]["fingerprint"]
+    assert "split" in shown["execution_steps"][0]["code"]
+
+    # The same catalog over plain HTTP, as curl would see it.
+    response = httpx.get(
+        f"{env['SKILLMARKET_URL']}/v1/skills",
+        params={"search": "words"},
+        headers={"Authorization": f"Bearer {created['api_key']}"},
+    )
+    assert [s["id"] for s in response.json()["items"]] == [skill_id]
+
+
+def test_failing_commands_print_one_line_and_exit_nonzero(marketplace, tmp_path):
+    env, _ = marketplace
+    key = json.loads(cli(env, "operator", "create", "bob", "--json").stdout)["api_key"]
+    env = {**env, "SKILLMARKET_API_KEY": key}
+
+    missing = cli(env, "show", "skl_doesnotexist", check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().count("\n") == 0
+    assert "SKILL_NOT_FOUND" in missing.stderr
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Bad Name\nversion: 1\n")
+    rejected = cli(env, "publish", str(bad), check=False)
+    assert rejected.returncode == 1 and "INVALID_NAME" in rejected.stderr
+
+    duplicate = cli(env, "operator", "create", "bob", check=False)
+    assert duplicate.returncode == 1 and "OPERATOR_NAME_TAKEN" in duplicate.stderr
+
+    unreachable = cli(
+        {**env, "SKILLMARKET_URL": f"http://127.0.0.1:{free_port()}"}, "search", check=False
+    )
+    assert unreachable.returncode == 1 and "UNREACHABLE" in unreachable.stderr
+
+    no_key = cli(
+        {k: v for k, v in env.items() if k != "SKILLMARKET_API_KEY"}, "search", check=False
+    )
+    assert no_key.returncode == 1 and "API_KEY_MISSING" in no_key.stderr
