@@ -1,0 +1,1 @@
+"""Identity: operators, their API keys, passports and trust levels."""
