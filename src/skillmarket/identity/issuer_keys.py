@@ -197,11 +197,11 @@ class IssuerKeyring:
         """The ``kid`` of the key that signs new passports."""
         return self._active().kid
 
-    def signing_key(self) -> OKPKey:
-        """The active private key, for :class:`PassportIssuer` only; never export it."""
+    def signing_key(self) -> tuple[str, OKPKey]:
+        """The active ``kid`` and private key, read together; for signing only, never export."""
         key = self._active()
         assert key.private is not None  # _parse_document guarantees it for the active key
-        return key.private
+        return key.kid, key.private
 
     def verification_key(self, kid: str) -> OKPKey | None:
         """The public key ``kid`` if active or verifying, else ``None`` (unknown or retired)."""

@@ -47,7 +47,8 @@ class TestLoadOrCreate:
         assert info.state is KeyState.ACTIVE and info.kid == keyring.active_kid
         assert info.created_at == T0
         assert keyring.issuer == "https://market.test"
-        assert keyring.signing_key().is_private
+        assert keyring.signing_key()[0] == keyring.active_kid
+        assert keyring.signing_key()[1].is_private
 
     def test_loading_again_returns_the_same_keys_and_issuer(self, keyring):
         again = IssuerKeyring.load_or_create(keyring.directory, issuer="ignored")
