@@ -12,6 +12,7 @@ from skillmarket.catalog.manifest import SkillManifest
 from skillmarket.catalog.services import CatalogService
 from skillmarket.config import Settings
 from skillmarket.db import Database
+from skillmarket.identity.passport_service import PassportService
 from skillmarket.identity.services import IdentityService
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class Services:
     db: Database
     identity: IdentityService
     catalog: CatalogService
+    passports: PassportService
 
     def close(self) -> None:
         """Release the database connections."""
@@ -42,7 +44,11 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     if migrate:
         migrations.upgrade(db.engine)
     return Services(
-        settings=settings, db=db, identity=IdentityService(db), catalog=CatalogService(db)
+        settings=settings,
+        db=db,
+        identity=IdentityService(db),
+        catalog=CatalogService(db),
+        passports=PassportService(db, settings.data_dir),
     )
 
 

@@ -2,14 +2,16 @@
 
 from skillmarket.audit.tables import audit_events, audit_head
 from skillmarket.catalog.tables import skill_names, skill_tags, skills
-from skillmarket.identity.tables import api_keys, operators
+from skillmarket.identity.tables import api_keys, operators, passports, trusted_issuers
 
 __all__ = [
     "api_keys",
     "audit_events",
     "audit_head",
     "operators",
+    "passports",
     "skill_names",
     "skill_tags",
     "skills",
+    "trusted_issuers",
 ]

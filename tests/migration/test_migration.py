@@ -8,21 +8,13 @@ from alembic.migration import MigrationContext
 
 import skillmarket.tables  # noqa: F401
 from skillmarket import migrations
+from skillmarket.catalog.search import include_object
 from skillmarket.db import create_engine, metadata
-
-# Dialect-specific full-text tables live outside the metadata on purpose (catalog/search.py).
-FULL_TEXT_TABLES = {"skill_search"} | {
-    f"skill_search_{part}" for part in ("config", "content", "data", "docsize", "idx")
-}
-
-
-def _include(obj, name, type_, reflected, compare_to):
-    return not (type_ == "table" and name in FULL_TEXT_TABLES)
 
 
 def schema_diff(engine: sa.Engine) -> list:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_object": _include})
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
         return compare_metadata(context, metadata)
 
 

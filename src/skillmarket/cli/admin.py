@@ -21,11 +21,19 @@ operator_app = typer.Typer(
 @contextmanager
 def local_services() -> Iterator[Services]:
     """Open the local store (migrating it) and turn domain errors into one-line failures."""
-    services = open_services(Settings())
+    try:
+        services = open_services(Settings())
+    except Exception as exc:  # noqa: BLE001
+        fail(f"cannot open the store: {str(exc).splitlines()[0]}", "STORE_ERROR")
     try:
         yield services
     except SkillmarketError as exc:
         fail(exc.message, exc.code)
+    except Exception as exc:  # noqa: BLE001  (one line for people; the store keeps nothing half-done)
+        fail(
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            "INTERNAL_ERROR",
+        )
     finally:
         services.close()
 

@@ -234,3 +234,15 @@ class ApiKeyNotFound(NotFound):
     """The calling operator has no key with that id."""
 
     code = "API_KEY_NOT_FOUND"
+
+
+class PassportNotFound(NotFound):
+    """No passport with that id is registered here for the caller."""
+
+    code = "PASSPORT_NOT_FOUND"
+
+
+class IssuerNotFound(NotFound):
+    """No external issuer with that ``iss`` is trusted."""
+
+    code = "ISSUER_NOT_FOUND"

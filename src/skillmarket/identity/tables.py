@@ -32,3 +32,30 @@ api_keys = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("revoked_at", UtcDateTime, nullable=True),
 )
+
+# Passports this marketplace issued or an operator registered. The token is kept so that an
+# invoke can name a passport by id; it grants nothing without its owner's API key.
+passports = sa.Table(
+    "passports",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "operator_id", sa.String(32), sa.ForeignKey("operators.id"), nullable=False, index=True
+    ),
+    sa.Column("issuer", sa.String(200), nullable=False),
+    sa.Column("token", sa.Text, nullable=False),
+    sa.Column("claims", sa.JSON, nullable=False),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("revocation_reason", sa.String(500), nullable=True),
+)
+
+# External issuers an admin trusts, by JWKS.
+trusted_issuers = sa.Table(
+    "trusted_issuers",
+    metadata,
+    sa.Column("issuer", sa.String(200), primary_key=True),
+    sa.Column("jwks", sa.JSON, nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+)
