@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -132,6 +132,22 @@ def event_leaf_bytes(event: Mapping[str, Any]) -> bytes:
 def event_leaf_hash(event: Mapping[str, Any]) -> bytes:
     """The Merkle leaf hash of an audit event: ``leaf_hash(event_leaf_bytes(event))``."""
     return _sha256(b"\x00" + event_leaf_bytes(event)).digest()
+
+
+def replay_leaf_hashes(events: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
+    """Leaf hashes of stored events, for replaying the whole log against a checkpoint.
+
+    The fast path of :func:`event_leaf_hash`: it skips the profile and field checks, which
+    were made when each event was appended. Skipping them cannot hide tampering: an altered
+    event serialises to different bytes, so the replayed root differs from the signed one.
+    """
+    dumps, sort_keys, sha = orjson.dumps, orjson.OPT_SORT_KEYS, _sha256
+    prefix = b"\x00" + EVENT_LEAF_PREFIX
+    try:
+        for event in events:
+            yield sha(prefix + dumps(event, option=sort_keys)).digest()
+    except orjson.JSONEncodeError as exc:
+        raise AuditLogTampered(f"a stored audit event is not JSON: {exc}") from exc
 
 
 # --- streaming roots -------------------------------------------------------------------------
@@ -323,17 +339,18 @@ class HashStoreMerkleTree:
         return cached
 
 
-def _range_hash(nodes: SubtreeSource, start: int, end: int) -> bytes:
-    """MTH of leaves ``[start, end)``, a node of the RFC 6962 tree (``start`` aligned)."""
-    parts = []
+NodeId = tuple[int, int]  # (level, index): the perfect subtree of 2**level leaves at index << level
+ProofPlan = list[list[NodeId]]  # per proof hash, the subtree roots it folds (left to right)
+
+
+def _range_nodes(start: int, end: int) -> list[NodeId]:
+    """Perfect subtrees covering leaves ``[start, end)``, a node of the RFC 6962 tree."""
+    nodes = []
     while start < end:
         level = (end - start).bit_length() - 1
-        parts.append(nodes.subtree_hash(level, start >> level))
+        nodes.append((level, start >> level))
         start += 1 << level
-    root = parts.pop()
-    while parts:
-        root = node_hash(parts.pop(), root)
-    return root
+    return nodes
 
 
 def _split(n: int) -> int:
@@ -341,56 +358,82 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def tree_root(nodes: SubtreeSource, size: int) -> bytes:
-    """Tree head of the first ``size`` leaves."""
-    if size < 0:
-        raise AuditRangeInvalid("tree size must be >= 0", details={"size": size})
-    return EMPTY_ROOT if size == 0 else _range_hash(nodes, 0, size)
+def inclusion_proof_nodes(index: int, size: int) -> ProofPlan:
+    """Which subtree roots make the audit path of leaf ``index`` (RFC 9162 §2.1.3.1).
 
-
-def inclusion_proof(nodes: SubtreeSource, index: int, size: int) -> list[bytes]:
-    """Audit path of leaf ``index`` in the tree of ``size`` leaves (RFC 9162 §2.1.3.1)."""
+    Pure arithmetic: a database can fetch every node of the plan in one query, then
+    :func:`fold_proof` turns the plan into hashes.
+    """
     if not 0 <= index < size:
         raise AuditRangeInvalid(
             "leaf index must be below the tree size", details={"index": index, "size": size}
         )
-    proof: list[bytes] = []
+    plan: ProofPlan = []
     start, end = 0, size
     while end - start > 1:
-        k = _split(end - start)
-        if index < start + k:
-            proof.append(_range_hash(nodes, start + k, end))
-            end = start + k
+        mid = start + _split(end - start)
+        if index < mid:
+            plan.append(_range_nodes(mid, end))
+            end = mid
         else:
-            proof.append(nodes.subtree_hash(k.bit_length() - 1, start // k))
-            start += k
-    proof.reverse()
-    return proof
+            plan.append(_range_nodes(start, mid))
+            start = mid
+    plan.reverse()
+    return plan
 
 
-def consistency_proof(nodes: SubtreeSource, old_size: int, new_size: int) -> list[bytes]:
-    """Proof that the first ``old_size`` leaves are a prefix of ``new_size`` (RFC 9162 §2.1.4.1)."""
+def consistency_proof_nodes(old_size: int, new_size: int) -> ProofPlan:
+    """Which subtree roots prove ``old_size`` leaves a prefix of ``new_size`` (RFC 9162 2.1.4.1)."""
     if not 0 <= old_size <= new_size:
         raise AuditRangeInvalid(
             "need 0 <= old size <= new size", details={"old_size": old_size, "new_size": new_size}
         )
-    proof: list[bytes] = []
+    plan: ProofPlan = []
     if old_size in (0, new_size):
-        return proof
-    start, end, whole = 0, new_size, True  # whole: old tree is still a left-edge subtree
+        return plan
+    start, end, whole = 0, new_size, True  # whole: the old tree is still a left-edge subtree
     while end != old_size:
-        k = _split(end - start)
-        if old_size - start <= k:
-            proof.append(_range_hash(nodes, start + k, end))
-            end = start + k
+        mid = start + _split(end - start)
+        if old_size <= mid:
+            plan.append(_range_nodes(mid, end))
+            end = mid
         else:
-            proof.append(nodes.subtree_hash(k.bit_length() - 1, start // k))
-            start += k
-            whole = False
+            plan.append(_range_nodes(start, mid))
+            start, whole = mid, False
     if not whole:
-        proof.append(_range_hash(nodes, start, end))
-    proof.reverse()
+        plan.append(_range_nodes(start, end))
+    plan.reverse()
+    return plan
+
+
+def fold_proof(plan: ProofPlan, subtree_hash: Callable[[int, int], bytes]) -> list[bytes]:
+    """The proof hashes of ``plan``, given each node's root (folded right to left)."""
+    proof = []
+    for nodes in plan:
+        root = subtree_hash(*nodes[-1])
+        for level, index in reversed(nodes[:-1]):
+            root = node_hash(subtree_hash(level, index), root)
+        proof.append(root)
     return proof
+
+
+def tree_root(nodes: SubtreeSource, size: int) -> bytes:
+    """Tree head of the first ``size`` leaves."""
+    if size < 0:
+        raise AuditRangeInvalid("tree size must be >= 0", details={"size": size})
+    if size == 0:
+        return EMPTY_ROOT
+    return fold_proof([_range_nodes(0, size)], nodes.subtree_hash)[0]
+
+
+def inclusion_proof(nodes: SubtreeSource, index: int, size: int) -> list[bytes]:
+    """Audit path of leaf ``index`` in the tree of ``size`` leaves."""
+    return fold_proof(inclusion_proof_nodes(index, size), nodes.subtree_hash)
+
+
+def consistency_proof(nodes: SubtreeSource, old_size: int, new_size: int) -> list[bytes]:
+    """Proof that the tree of ``old_size`` leaves is a prefix of the one of ``new_size``."""
+    return fold_proof(consistency_proof_nodes(old_size, new_size), nodes.subtree_hash)
 
 
 # --- verification (RFC 9162 §2.1.3.2 and §2.1.4.2; independent of the code above) -----------

@@ -27,11 +27,15 @@ from skillmarket.audit.merkle import (
     InMemoryMerkleTree,
     canonical_json,
     consistency_proof,
+    consistency_proof_nodes,
     event_leaf_bytes,
     event_leaf_hash,
+    fold_proof,
     inclusion_proof,
+    inclusion_proof_nodes,
     leaf_hash,
     node_hash,
+    replay_leaf_hashes,
     root_from_leaf_hashes,
     tree_root,
     verify_consistency,
@@ -228,6 +232,59 @@ class TestPublishedVectors:
             verify_inclusion(d["leaf_index"], d["tree_size"], flip(leaf, 0), path, root)
         with pytest.raises(AuditProofInvalid):
             verify_consistency(d["consistency_old_size"] + 1, d["tree_size"], old_root, root, proof)
+
+
+# transparency-dev/merkle proof/proof_test.go node IDs (level, index); a multi-node element
+# is the ephemeral right-edge node they "rehash", listed here left to right.
+INCLUSION_NODES = [
+    (1, 0, []),
+    (2, 0, [[(0, 1)]]),
+    (2, 1, [[(0, 0)]]),
+    (3, 1, [[(0, 0)], [(0, 2)]]),
+    (7, 0, [[(0, 1)], [(1, 1)], [(1, 2), (0, 6)]]),
+    (7, 3, [[(0, 2)], [(1, 0)], [(1, 2), (0, 6)]]),
+    (7, 4, [[(0, 5)], [(0, 6)], [(2, 0)]]),
+    (7, 6, [[(1, 2)], [(2, 0)]]),
+    (5, 3, [[(0, 2)], [(1, 0)], [(0, 4)]]),
+    (6, 4, [[(0, 5)], [(2, 0)]]),
+    (15, 10, [[(0, 11)], [(1, 4)], [(1, 6), (0, 14)], [(3, 0)]]),
+    (31, 24, [[(0, 25)], [(1, 13)], [(1, 14), (0, 30)], [(3, 2)], [(4, 0)]]),
+    (95, 81, [[(0, 80)], [(1, 41)], [(2, 21)], [(2, 22), (1, 46), (0, 94)], [(4, 4)], [(6, 0)]]),
+]
+CONSISTENCY_NODES = [
+    (1, 2, [[(0, 1)]]),
+    (1, 4, [[(0, 1)], [(1, 1)]]),
+    (1, 6, [[(0, 1)], [(1, 1)], [(1, 2)]]),
+    (2, 3, [[(0, 2)]]),
+    (2, 8, [[(1, 1)], [(2, 1)]]),
+    (3, 7, [[(0, 2)], [(0, 3)], [(1, 0)], [(1, 2), (0, 6)]]),
+    (4, 7, [[(1, 2), (0, 6)]]),
+    (5, 7, [[(0, 4)], [(0, 5)], [(0, 6)], [(2, 0)]]),
+    (6, 7, [[(1, 2)], [(0, 6)], [(2, 0)]]),
+    (7, 8, [[(0, 6)], [(0, 7)], [(1, 2)], [(2, 0)]]),
+    (10, 15, [[(1, 4)], [(1, 5)], [(1, 6), (0, 14)], [(3, 0)]]),
+    (24, 31, [[(3, 2)], [(2, 6), (1, 14), (0, 30)], [(4, 0)]]),
+    (81, 95, [[(0, 80)], [(0, 81)], [(1, 41)], [(2, 21)], [(2, 22), (1, 46), (0, 94)],
+              [(4, 4)], [(6, 0)]]),
+    (5, 5, []),
+]  # fmt: skip
+
+
+class TestProofPlans:
+    @pytest.mark.parametrize(("size", "index", "plan"), INCLUSION_NODES)
+    def test_inclusion_plan_matches_transparency_dev(self, size, index, plan):
+        assert inclusion_proof_nodes(index, size) == plan
+
+    @pytest.mark.parametrize(("old", "new", "plan"), CONSISTENCY_NODES)
+    def test_consistency_plan_matches_transparency_dev(self, old, new, plan):
+        assert consistency_proof_nodes(old, new) == plan
+
+    def test_fold_proof_from_one_batch_of_stored_nodes(self):
+        memory = InMemoryMerkleTree(hashes_of(95))
+        plan = inclusion_proof_nodes(81, 95)
+        table = {node: memory.subtree_hash(*node) for nodes in plan for node in nodes}
+        proof = fold_proof(plan, lambda level, index: table[(level, index)])
+        assert proof == inclusion_proof(memory, 81, 95)
 
 
 class TestEdgeCases:
@@ -452,3 +509,18 @@ class TestEventLeaf:
     def test_event_leaf_bytes_fails_malformed_event(self, event):
         with pytest.raises(AuditEventInvalid):
             event_leaf_bytes(event)
+
+
+class TestReplayLeafHashes:
+    def test_replay_equals_checked_leaf_hashes(self):
+        events = [{**EVENT, "seq": i} for i in range(10)]
+        assert list(replay_leaf_hashes(events)) == [event_leaf_hash(e) for e in events]
+
+    def test_replay_fails_tampered_rows(self):
+        events = [{**EVENT, "seq": i} for i in range(10)]
+        root = root_from_leaf_hashes(event_leaf_hash(e) for e in events)
+        altered = [*events[:3], {**events[3], "data": {"cost_micro_usd": 1234.0}}, *events[4:]]
+        with pytest.raises(AuditLogTampered):
+            verify_log(replay_leaf_hashes(altered), 10, root)
+        with pytest.raises(AuditLogTampered, match="not JSON"):
+            verify_log(replay_leaf_hashes([*events[:9], {**events[9], 3: "x"}]), 10, root)
