@@ -103,13 +103,15 @@ def _parse_signature(line: str) -> NoteSignature:
     return NoteSignature(name, blob[:4], blob[4:])
 
 
-def _index_verifiers(
-    verifiers: NoteVerifier | Iterable[NoteVerifier],
-) -> dict[tuple[str, bytes], NoteVerifier]:
-    if isinstance(verifiers, NoteVerifier):
+Verifiers = NoteVerifier | str | Iterable[NoteVerifier | str]  # str: a verifier key string
+
+
+def _index_verifiers(verifiers: Verifiers) -> dict[tuple[str, bytes], NoteVerifier]:
+    if isinstance(verifiers, NoteVerifier | str):
         verifiers = (verifiers,)
     known: dict[tuple[str, bytes], NoteVerifier] = {}
-    for verifier in verifiers:
+    for item in verifiers:
+        verifier = NoteVerifier.from_string(item) if isinstance(item, str) else item
         seen = known.setdefault((verifier.name, verifier.key_id), verifier)
         if seen != verifier:
             raise AuditKeyInvalid(
@@ -119,9 +121,10 @@ def _index_verifiers(
     return known
 
 
-def verify_note(note: str | bytes, verifiers: NoteVerifier | Iterable[NoteVerifier]) -> SignedNote:
+def verify_note(note: str | bytes, verifiers: Verifiers) -> SignedNote:
     """Verify a signed note against trusted keys; return its text and verified signatures.
 
+    ``verifiers`` is one or more :class:`NoteVerifier` or verifier key strings.
     Signatures from unknown keys are dropped. Raises :class:`CheckpointMalformed` for bad
     syntax and :class:`CheckpointSignatureInvalid` when a trusted signature fails
     (``details.reason == "bad_signature"``) or none is present (``"no_trusted_signature"``).
@@ -204,7 +207,7 @@ def sign_checkpoint(checkpoint: Checkpoint, key: LogSigningKey) -> str:
 
 def verify_checkpoint(
     note: str | bytes,
-    verifiers: NoteVerifier | Iterable[NoteVerifier],
+    verifiers: Verifiers,
     *,
     origin: str | None = None,
 ) -> Checkpoint:

@@ -192,7 +192,12 @@ def _create_key_file(directory: Path, path: Path) -> None:
 
 
 def _read_key_file(path: Path) -> Ed25519PrivateKey:
-    mode = path.stat().st_mode
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise AuditKeyInvalid(
+            f"cannot read the audit log key file: {exc.strerror}", details={"path": str(path)}
+        ) from exc
     if not stat.S_ISREG(mode) or mode & 0o077:
         raise AuditKeyInvalid(
             "the audit log key file must be a regular file readable only by its owner (0600)",

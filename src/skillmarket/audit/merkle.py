@@ -12,6 +12,8 @@ Three ways to reach a root or a proof, by what the caller holds:
 * :class:`HashStoreMerkleTree` reads leaf hashes from a :class:`HashStore` (the database) in
   small aligned batches and caches the roots of larger perfect subtrees, which never change in
   an append-only log.
+* :func:`inclusion_proof_nodes` / :func:`consistency_proof_nodes` name the subtree roots a
+  proof needs, for a store of node hashes to fetch at once; :func:`fold_proof` finishes it.
 
 The verifiers (:func:`verify_inclusion`, :func:`verify_consistency`) follow RFC 9162 §2.1.3.2 and
 §2.1.4.2 literally and share no code with proof generation.
@@ -291,7 +293,7 @@ class InMemoryMerkleTree:
 
     def subtree_hash(self, level: int, index: int) -> bytes:
         """Root of a complete perfect subtree (the :class:`SubtreeSource` protocol)."""
-        if level >= len(self._levels) or index >= len(self._levels[level]):
+        if not 0 <= level < len(self._levels) or not 0 <= index < len(self._levels[level]):
             raise AuditRangeInvalid(
                 "subtree beyond the end of the log", details={"level": level, "index": index}
             )
@@ -308,6 +310,7 @@ class HashStoreMerkleTree:
     Subtrees of up to ``2**batch_level`` leaves are hashed from one ``get_leaf_hashes`` call;
     roots of larger perfect subtrees go into ``cache`` (any mapping keyed by ``(level, index)``:
     a dict, or a table). They are immutable in an append-only log, so the cache never expires.
+    A cold cache costs one pass over the leaves the first proof covers.
     """
 
     def __init__(
@@ -417,23 +420,23 @@ def fold_proof(plan: ProofPlan, subtree_hash: Callable[[int, int], bytes]) -> li
     return proof
 
 
-def tree_root(nodes: SubtreeSource, size: int) -> bytes:
+def tree_root(tree: SubtreeSource, size: int) -> bytes:
     """Tree head of the first ``size`` leaves."""
     if size < 0:
         raise AuditRangeInvalid("tree size must be >= 0", details={"size": size})
     if size == 0:
         return EMPTY_ROOT
-    return fold_proof([_range_nodes(0, size)], nodes.subtree_hash)[0]
+    return fold_proof([_range_nodes(0, size)], tree.subtree_hash)[0]
 
 
-def inclusion_proof(nodes: SubtreeSource, index: int, size: int) -> list[bytes]:
+def inclusion_proof(tree: SubtreeSource, index: int, size: int) -> list[bytes]:
     """Audit path of leaf ``index`` in the tree of ``size`` leaves."""
-    return fold_proof(inclusion_proof_nodes(index, size), nodes.subtree_hash)
+    return fold_proof(inclusion_proof_nodes(index, size), tree.subtree_hash)
 
 
-def consistency_proof(nodes: SubtreeSource, old_size: int, new_size: int) -> list[bytes]:
+def consistency_proof(tree: SubtreeSource, old_size: int, new_size: int) -> list[bytes]:
     """Proof that the tree of ``old_size`` leaves is a prefix of the one of ``new_size``."""
-    return fold_proof(consistency_proof_nodes(old_size, new_size), nodes.subtree_hash)
+    return fold_proof(consistency_proof_nodes(old_size, new_size), tree.subtree_hash)
 
 
 # --- verification (RFC 9162 §2.1.3.2 and §2.1.4.2; independent of the code above) -----------

@@ -118,6 +118,8 @@ class Receipt:
             raise ValueError("bad signature algorithm or key id")
         if type(data["leaf_index"]) is not int or not isinstance(data["event"], dict):
             raise ValueError("bad leaf index or event")
+        if not isinstance(data["inclusion_proof"], list):
+            raise ValueError("inclusion proof must be a list")
         return cls(
             claims=_claims(data),
             event=data["event"],

@@ -56,7 +56,7 @@ class TestSignedNote:
         note = verify_note(TEXT + "\n" + PETER_SIG + ENOCH_SIG, [PETER])
         assert note.text == TEXT
         assert [s.name for s in note.signatures] == ["PeterNeumann"]
-        both = verify_note((TEXT + "\n" + PETER_SIG + ENOCH_SIG).encode(), [PETER, ENOCH])
+        both = verify_note((TEXT + "\n" + PETER_SIG + ENOCH_SIG).encode(), [PETER_VKEY, ENOCH])
         assert [s.name for s in both.signatures] == ["PeterNeumann", "EnochRoot"]
 
     def test_verify_fails_without_trusted_signature(self):

@@ -114,6 +114,11 @@ class TestLoadOrCreateLogKey:
         with pytest.raises(AuditKeyInvalid, match="not Ed25519"):
             load_or_create_log_key(tmp_path, "log")
 
+    def test_load_fails_dangling_symlink(self, tmp_path):
+        (tmp_path / KEY_FILE_NAME).symlink_to(tmp_path / "missing.pem")
+        with pytest.raises(AuditKeyInvalid, match="cannot read"):
+            load_or_create_log_key(tmp_path, "log")
+
     def test_load_fails_bad_key_name(self, tmp_path):
         with pytest.raises(AuditKeyInvalid):
             load_or_create_log_key(tmp_path, "bad name")
