@@ -147,7 +147,7 @@ def issue_receipt(
             "the log key name must equal the checkpoint origin",
             details={"key_name": key.name, "origin": checkpoint.origin},
         )
-    data = event.get("data")
+    data = event.get("data") if isinstance(event, Mapping) else None
     claims = _claims(data if isinstance(data, Mapping) else {})
     leaf = event_leaf_hash(event)
     verify_inclusion(leaf_index, checkpoint.size, leaf, inclusion_proof, checkpoint.root_hash)
