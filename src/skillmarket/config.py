@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     seed_examples: bool = Field(
         True, description="Publish the example skills on first start when the catalog is empty."
     )
+    log_origin: str = Field(
+        "skillmarket.local/audit",
+        pattern=r"^[^\s+]+$",
+        description="The audit log's name in its signed checkpoints (C2SP origin); set it to "
+        "something unique such as your domain plus /audit.",
+    )
+    checkpoint_interval_seconds: float = Field(
+        60.0, gt=0, description="How often `serve` signs a checkpoint when the log has grown."
+    )
     sqlite_synchronous: str = Field(
         "NORMAL",
         pattern="^(NORMAL|FULL)$",

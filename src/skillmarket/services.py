@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from skillmarket import migrations
+from skillmarket.audit.services import AuditService
 from skillmarket.catalog.manifest import SkillManifest
 from skillmarket.catalog.services import CatalogService
 from skillmarket.config import Settings
@@ -29,6 +30,7 @@ class Services:
     identity: IdentityService
     catalog: CatalogService
     passports: PassportService
+    audit: AuditService
 
     def close(self) -> None:
         """Release the database connections."""
@@ -49,6 +51,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         identity=IdentityService(db),
         catalog=CatalogService(db),
         passports=PassportService(db, settings.data_dir),
+        audit=AuditService(db, settings.data_dir, settings.log_origin),
     )
 
 

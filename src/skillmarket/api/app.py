@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from skillmarket import __version__
-from skillmarket.api import operators, passports, skills
+from skillmarket.api import audit, operators, passports, skills
 from skillmarket.api.errors import install_error_handlers
 from skillmarket.api.limits import BodySizeLimit
 from skillmarket.services import Services
@@ -18,14 +24,42 @@ Every `/v1` endpoint needs `Authorization: Bearer <api key>`. Errors are
 """
 
 
+logger = logging.getLogger(__name__)
+
+
+async def _sign_checkpoints(services: Services) -> None:
+    """Sign a checkpoint whenever the log grew, every ``checkpoint_interval_seconds``."""
+    while True:
+        await asyncio.sleep(services.settings.checkpoint_interval_seconds)
+        try:
+            await run_in_threadpool(services.audit.sign_checkpoint)
+        except Exception:  # noqa: BLE001  (keep signing later; the failure is logged)
+            logger.exception("signing an audit checkpoint failed")
+
+
 def create_app(services: Services) -> FastAPI:
     """Build the app around already-opened ``services``."""
-    app = FastAPI(title="skillmarket", version=__version__, description=DESCRIPTION)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        signer = asyncio.create_task(_sign_checkpoints(services))
+        try:
+            yield
+        finally:
+            signer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await signer
+            await run_in_threadpool(services.audit.sign_checkpoint)
+
+    app = FastAPI(
+        title="skillmarket", version=__version__, description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.services = services
     install_error_handlers(app)
     app.include_router(skills.router)
     app.include_router(operators.router)
     app.include_router(passports.router)
+    app.include_router(audit.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -37,15 +37,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_events")),
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.create_index("ix_audit_events_actor", ["actor", "seq"], unique=False)
         batch_op.create_index("ix_audit_events_subject", ["subject", "seq"], unique=False)
 
     op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("frontier", sa.LargeBinary(), nullable=False),
         sa.CheckConstraint("id = 1", name=op.f("ck_audit_head_single_row")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
+    )
+    op.create_table(
+        "audit_checkpoints",
+        sa.Column("size", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("created_at", skillmarket.db.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("size", name=op.f("pk_audit_checkpoints")),
+    )
+    op.create_table(
+        "audit_visibility",
+        sa.Column("operator_id", sa.String(length=32), nullable=False),
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["seq"], ["audit_events.seq"], name=op.f("fk_audit_visibility_seq_audit_events")
+        ),
+        sa.PrimaryKeyConstraint("operator_id", "seq", name=op.f("pk_audit_visibility")),
     )
     op.create_table(
         "operators",
@@ -137,7 +154,10 @@ def upgrade() -> None:
     with op.batch_alter_table("skill_tags", schema=None) as batch_op:
         batch_op.create_index("ix_skill_tags_tag", ["tag", "skill_id"], unique=False)
 
-    op.execute("INSERT INTO audit_head (id, size) VALUES (1, 0)")
+    op.bulk_insert(
+        sa.table("audit_head", sa.column("id"), sa.column("size"), sa.column("frontier")),
+        [{"id": 1, "size": 0, "frontier": b""}],
+    )
     if op.get_bind().dialect.name == "sqlite":
         op.execute(SQLITE_DDL)
     else:
@@ -162,9 +182,10 @@ def downgrade() -> None:
 
     op.drop_table("api_keys")
     op.drop_table("operators")
+    op.drop_table("audit_visibility")
+    op.drop_table("audit_checkpoints")
     op.drop_table("audit_head")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_subject")
-        batch_op.drop_index("ix_audit_events_actor")
 
     op.drop_table("audit_events")
