@@ -21,8 +21,9 @@ def busy_log(services, operator_factory, manifest_factory):
     alice, alice_key = operator_factory("alice")
     bob, bob_key = operator_factory("bob")
     for i in range(5):
-        services.catalog.publish(alice.id, SkillManifest.model_validate(
-            manifest_factory(name=f"skill-{i}")))
+        services.catalog.publish(
+            alice.id, SkillManifest.model_validate(manifest_factory(name=f"skill-{i}"))
+        )
     services.passports.issue(bob.id, {"verified_human": "high"})
     services.audit.sign_checkpoint()
     return alice, bob, (alice_key, bob_key)
@@ -54,8 +55,13 @@ class TestCheckpointsAndProofs:
         for event in services.audit.events(None, limit=1000):
             found = services.audit.inclusion(event["seq"], None)
             checkpoint = found["checkpoint"]
-            verify_inclusion(event["seq"], checkpoint["size"], event_leaf_hash(found["event"]),
-                             b64(found["proof"]), base64.b64decode(checkpoint["root_hash"]))
+            verify_inclusion(
+                event["seq"],
+                checkpoint["size"],
+                event_leaf_hash(found["event"]),
+                b64(found["proof"]),
+                base64.b64decode(checkpoint["root_hash"]),
+            )
 
     def test_consistency_proof_links_old_and_new_checkpoints(
         self, services, busy_log, operator_factory
@@ -64,8 +70,9 @@ class TestCheckpointsAndProofs:
         operator_factory("carol")
         second = services.audit.sign_checkpoint().checkpoint
         proof = services.audit.consistency(first.size, second.size)
-        verify_consistency(first.size, second.size, first.root_hash, second.root_hash,
-                           b64(proof["proof"]))
+        verify_consistency(
+            first.size, second.size, first.root_hash, second.root_hash, b64(proof["proof"])
+        )
 
     def test_parties_see_only_their_events(self, services, busy_log):
         alice, bob, _keys = busy_log
@@ -98,8 +105,10 @@ class TestVerify:
         [
             ("UPDATE audit_events SET subject = 'skl_forged' WHERE seq = 3", "leaf_mismatch"),
             ("UPDATE audit_events SET type = 'skill.deprecate' WHERE seq = 0", "leaf_mismatch"),
-            ("DELETE FROM audit_visibility WHERE seq = 4; DELETE FROM audit_events WHERE seq = 4",
-             "sequence_gap"),
+            (
+                "DELETE FROM audit_visibility WHERE seq = 4; DELETE FROM audit_events WHERE seq = 4",
+                "sequence_gap",
+            ),
             ("UPDATE audit_events SET seq = seq + 1000 WHERE seq = 2", "sequence_gap"),
         ],
     )
@@ -113,8 +122,12 @@ class TestVerify:
     def test_verify_fails_edit_with_recomputed_leaf_hash(self, services, database, busy_log):
         event = services.audit.event(1, None)
         forged = {**event, "actor": "op_someoneelse"}
-        tamper(database, "UPDATE audit_events SET actor = :a, leaf_hash = :h WHERE seq = 1",
-               a=forged["actor"], h=event_leaf_hash(forged))
+        tamper(
+            database,
+            "UPDATE audit_events SET actor = :a, leaf_hash = :h WHERE seq = 1",
+            a=forged["actor"],
+            h=event_leaf_hash(forged),
+        )
         with pytest.raises(AuditLogTampered) as info:
             services.audit.verify()
         assert info.value.details["reason"] == "root_mismatch"
@@ -125,8 +138,11 @@ class TestVerify:
         with database.engine.connect() as conn:
             for target, source in ((2, two), (3, one)):
                 moved = {**source, "seq": target}
-                conn.execute(audit_events.update().where(audit_events.c.seq == target).values(
-                    **moved, leaf_hash=event_leaf_hash(moved)))
+                conn.execute(
+                    audit_events.update()
+                    .where(audit_events.c.seq == target)
+                    .values(**moved, leaf_hash=event_leaf_hash(moved))
+                )
             conn.commit()
         with pytest.raises(AuditLogTampered) as info:
             services.audit.verify()
@@ -142,8 +158,14 @@ class TestVerify:
 
     def test_verify_fails_inserted_event(self, services, database, busy_log):
         size = services.audit.latest_checkpoint(sign=False).checkpoint.size
-        forged = {"seq": size, "ts": "2026-01-01T00:00:00.000000Z", "type": "skill.publish",
-                  "actor": None, "subject": "skl_forged", "data": {}}
+        forged = {
+            "seq": size,
+            "ts": "2026-01-01T00:00:00.000000Z",
+            "type": "skill.publish",
+            "actor": None,
+            "subject": "skl_forged",
+            "data": {},
+        }
         with database.engine.connect() as conn:
             conn.execute(audit_events.insert().values(**forged, leaf_hash=event_leaf_hash(forged)))
             conn.commit()
@@ -154,12 +176,19 @@ class TestVerify:
     def test_verify_fails_forged_checkpoint_root(self, services, database, busy_log):
         with database.read() as conn:
             size = conn.execute(sa.select(audit_head.c.size)).scalar_one()
-        tamper(database, "UPDATE audit_checkpoints SET note = replace(note, 'a', 'b') "
-               "WHERE size = :n", n=size)
+        tamper(
+            database,
+            "UPDATE audit_checkpoints SET note = replace(note, 'a', 'b') WHERE size = :n",
+            n=size,
+        )
         with pytest.raises(Exception) as info:
             services.audit.verify()
-        assert getattr(info.value, "code", "") in {"CHECKPOINT_SIGNATURE_INVALID",
-                                                   "CHECKPOINT_MALFORMED"}
+        assert getattr(info.value, "code", "") in {
+            "CHECKPOINT_SIGNATURE_INVALID",
+            "CHECKPOINT_MALFORMED",
+        }
         with database.read() as conn:
-            assert conn.execute(sa.select(sa.func.count()).select_from(
-                audit_checkpoints)).scalar_one() == 1
+            assert (
+                conn.execute(sa.select(sa.func.count()).select_from(audit_checkpoints)).scalar_one()
+                == 1
+            )
