@@ -106,7 +106,8 @@ class TestVerify:
             ("UPDATE audit_events SET subject = 'skl_forged' WHERE seq = 3", "leaf_mismatch"),
             ("UPDATE audit_events SET type = 'skill.deprecate' WHERE seq = 0", "leaf_mismatch"),
             (
-                "DELETE FROM audit_visibility WHERE seq = 4; DELETE FROM audit_events WHERE seq = 4",
+                "DELETE FROM audit_visibility WHERE seq = 4; "
+                "DELETE FROM audit_events WHERE seq = 4",
                 "sequence_gap",
             ),
             ("UPDATE audit_events SET seq = seq + 1000 WHERE seq = 2", "sequence_gap"),
