@@ -155,3 +155,21 @@ def test_failing_commands_print_one_line_and_exit_nonzero(marketplace, tmp_path)
         {k: v for k, v in env.items() if k != "SKILLMARKET_API_KEY"}, "search", check=False
     )
     assert no_key.returncode == 1 and "API_KEY_MISSING" in no_key.stderr
+
+
+def test_audit_verify_detects_an_edited_database_file(marketplace):
+    env, tmp_path = marketplace
+    cli(env, "operator", "create", "carol", "--json")
+    cli(env, "audit", "checkpoint")
+    ok = json.loads(cli(env, "audit", "verify", "--json").stdout)
+    assert ok["ok"] is True and ok["events"] >= 2 and ok["unsigned_tail"] == 0
+
+    import sqlite3
+
+    database = sqlite3.connect(tmp_path / "data" / "skillmarket.db")
+    database.execute("UPDATE audit_events SET subject = 'op_forged' WHERE seq = 0")
+    database.commit()
+    database.close()
+    broken = cli(env, "audit", "verify", check=False)
+    assert broken.returncode == 1
+    assert "AUDIT_LOG_TAMPERED" in broken.stderr and broken.stderr.strip().count("\n") == 0
