@@ -10,8 +10,11 @@ from importlib import resources
 from skillmarket import migrations
 from skillmarket.audit.services import AuditService
 from skillmarket.catalog.manifest import SkillManifest
+from skillmarket.catalog.sealed import SealedLogic
 from skillmarket.catalog.services import CatalogService
 from skillmarket.config import Settings
+from skillmarket.crypto.envelope import LocalKeyProvider
+from skillmarket.crypto.sealing import SealingKey
 from skillmarket.db import Database
 from skillmarket.identity.passport_service import PassportService
 from skillmarket.identity.services import IdentityService
@@ -31,6 +34,8 @@ class Services:
     catalog: CatalogService
     passports: PassportService
     audit: AuditService
+    key_provider: LocalKeyProvider
+    sealing_key: SealingKey
 
     def close(self) -> None:
         """Release the database connections."""
@@ -45,13 +50,17 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     )
     if migrate:
         migrations.upgrade(db.engine)
+    key_provider = LocalKeyProvider(settings.data_dir)
+    sealing_key = SealingKey(settings.data_dir)
     return Services(
         settings=settings,
         db=db,
         identity=IdentityService(db),
-        catalog=CatalogService(db),
+        catalog=CatalogService(db, SealedLogic(key_provider, sealing_key)),
         passports=PassportService(db, settings.data_dir),
         audit=AuditService(db, settings.data_dir, settings.log_origin),
+        key_provider=key_provider,
+        sealing_key=sealing_key,
     )
 
 

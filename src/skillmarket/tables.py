@@ -6,7 +6,7 @@ from skillmarket.audit.tables import (
     audit_head,
     audit_visibility,
 )
-from skillmarket.catalog.tables import skill_names, skill_tags, skills
+from skillmarket.catalog.tables import skill_names, skill_secrets, skill_tags, skills
 from skillmarket.identity.tables import api_keys, operators, passports, trusted_issuers
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "operators",
     "passports",
     "skill_names",
+    "skill_secrets",
     "skill_tags",
     "skills",
     "trusted_issuers",

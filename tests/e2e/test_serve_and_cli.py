@@ -173,3 +173,34 @@ def test_audit_verify_detects_an_edited_database_file(marketplace):
     broken = cli(env, "audit", "verify", check=False)
     assert broken.returncode == 1
     assert "AUDIT_LOG_TAMPERED" in broken.stderr and broken.stderr.strip().count("\n") == 0
+
+
+SEALED_YAML = """\
+name: secret-sauce
+version: 1.0.0
+description: A sealed summariser.
+execution_mode: sealed
+input_schema: {type: object}
+output_schema: {type: object}
+execution_steps:
+  - type: llm
+    model: openai/gpt-4o-mini
+    system_prompt: THE SECRET SAUCE PROMPT
+"""
+
+
+def test_cli_seals_logic_before_it_leaves_the_machine(marketplace):
+    env, tmp_path = marketplace
+    key = json.loads(cli(env, "operator", "create", "dan", "--json").stdout)["api_key"]
+    env = {**env, "SKILLMARKET_API_KEY": key}
+    manifest = tmp_path / "sealed.yaml"
+    manifest.write_text(SEALED_YAML)
+    published = json.loads(cli(env, "publish", str(manifest), "--json").stdout)
+    assert published["created"] and published["skill"]["steps_redacted"]
+    again = json.loads(cli(env, "publish", str(manifest), "--no-seal", "--json").stdout)
+    assert again["created"] is False  # same logic, same fingerprint, however it travelled
+    shown = cli(env, "show", published["skill"]["id"], "--json").stdout
+    assert "SECRET SAUCE" not in shown
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir() if p.is_file())
+    assert b"secret-sauce" in stored  # the store (database and WAL) does hold the skill...
+    assert b"SECRET SAUCE" not in stored  # ...but never its logic in plain text

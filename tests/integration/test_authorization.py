@@ -14,6 +14,7 @@ PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/.well-known/skillmarket-audit-key"),
+    ("GET", "/.well-known/skillmarket-sealing-key"),
 }
 ADMIN = {
     ("GET", "/v1/admin/operators"),

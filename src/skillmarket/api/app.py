@@ -57,6 +57,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.include_router(skills.router)
+    app.include_router(skills.public_router)
     app.include_router(operators.router)
     app.include_router(passports.router)
     app.include_router(audit.router)

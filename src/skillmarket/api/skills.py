@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
@@ -11,8 +12,35 @@ from skillmarket.api.deps import OperatorDep, ServicesDep
 from skillmarket.catalog.manifest import SkillManifest, TrustLevel
 from skillmarket.catalog.models import PublishResult, SkillDetail, SkillPage, SkillSummary
 from skillmarket.catalog.search import SearchFilters
+from skillmarket.crypto.sealing import INPUT_INFO, LOGIC_INFO
 
 router = APIRouter(prefix="/v1/skills", tags=["skills"])
+public_router = APIRouter(tags=["skills"])
+
+
+class SealingKeyInfo(BaseModel):
+    """How to seal logic or input to this marketplace (HPKE, RFC 9180)."""
+
+    kem: str = "X25519"
+    kdf: str = "HKDF-SHA256"
+    aead: str = "AES-256-GCM"
+    public_key: str = Field(description="Raw X25519 public key, base64url without padding")
+    info: dict[str, str] = Field(description="The HPKE info string for each purpose")
+    format: str = "enc_v1_ + base64url(enc || ciphertext || tag), no padding"
+
+
+@public_router.get(
+    "/.well-known/skillmarket-sealing-key",
+    response_model=SealingKeyInfo,
+    summary="The key to seal logic and inputs to",
+)
+def sealing_key(services: ServicesDep) -> SealingKeyInfo:
+    """Publishers seal ``code_encrypted`` / ``system_prompt_encrypted`` to this key (no auth)."""
+    raw = services.sealing_key.public_key
+    return SealingKeyInfo(
+        public_key=base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        info={"logic": LOGIC_INFO.decode(), "input": INPUT_INFO.decode()},
+    )
 
 
 class DeprecateRequest(BaseModel):

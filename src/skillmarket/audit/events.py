@@ -19,3 +19,4 @@ class EventType(StrEnum):
     ISSUER_TRUST = "issuer.trust"
     ISSUER_DISTRUST = "issuer.distrust"
     ISSUER_KEY_ROTATE = "issuer.key_rotate"
+    MASTER_KEY_ROTATE = "master_key.rotate"

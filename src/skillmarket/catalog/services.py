@@ -31,7 +31,8 @@ from skillmarket.catalog.models import (
     SkillSummary,
     VersionRef,
 )
-from skillmarket.catalog.tables import skill_names, skill_tags, skills
+from skillmarket.catalog.sealed import SealedLogic
+from skillmarket.catalog.tables import skill_names, skill_secrets, skill_tags, skills
 from skillmarket.db import Database, utcnow
 from skillmarket.ids import new_id
 
@@ -62,7 +63,9 @@ def detail(row: sa.Row, viewer_id: str | None, versions: list[VersionRef]) -> Sk
     """The detail view of a skills row as ``viewer_id`` may see it."""
     manifest: dict[str, Any] = row.manifest
     steps = manifest.get("execution_steps", [])
-    redact = row.execution_mode == "sealed" and viewer_id != row.publisher_id
+    # Sealed logic is stored encrypted and never returned, not even to its publisher (who can
+    # check what was published by its fingerprint): the steps show their shape only.
+    redact = row.execution_mode == "sealed"
     return SkillDetail(
         **summary(row).model_dump(),
         services=manifest.get("services", []),
@@ -80,11 +83,17 @@ def detail(row: sa.Row, viewer_id: str | None, versions: list[VersionRef]) -> Sk
 class CatalogService:
     """The skill catalog on the database."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, sealed: SealedLogic):
         self.db = db
+        self.sealed = sealed
 
     def publish(self, publisher_id: str, manifest: SkillManifest) -> PublishResult:
-        """Publish one immutable name@version (idempotent for identical content)."""
+        """Publish one immutable name@version (idempotent for identical content).
+
+        Logic sealed to the marketplace key is opened first, so the fingerprint covers the logic
+        itself; a sealed skill's logic is then stored encrypted (see :mod:`sealed`).
+        """
+        manifest = self.sealed.in_plain_text(manifest)
         fingerprint = manifest.fingerprint()
         with self.db.write() as conn:
             self._claim_name(conn, manifest.name, publisher_id)
@@ -145,6 +154,7 @@ class CatalogService:
         self, conn: Connection, publisher_id: str, manifest: SkillManifest, fingerprint: str
     ) -> str:
         skill_id = new_id("skill")
+        stored, secrets = self.sealed.seal(skill_id, manifest)
         conn.execute(
             skills.insert().values(
                 id=skill_id,
@@ -156,12 +166,14 @@ class CatalogService:
                 credential_mode=manifest.credential_mode,
                 trust_level_required=manifest.trust_level_required,
                 price_cents=manifest.price_cents,
-                manifest=manifest.to_json_dict(),
+                manifest=stored,
                 fingerprint=fingerprint,
                 is_latest=False,
                 created_at=utcnow(),
             )
         )
+        if secrets is not None:
+            conn.execute(skill_secrets.insert().values(**secrets))
         if manifest.tags:
             conn.execute(
                 skill_tags.insert(), [{"skill_id": skill_id, "tag": t} for t in manifest.tags]
@@ -275,6 +287,27 @@ class CatalogService:
                 )
                 self._refresh_latest(conn, row.name)
             return self._detail(conn, self._require(conn, skill_id), publisher_id)
+
+    def execution_steps(self, skill_id: str) -> list[dict[str, Any]]:
+        """A skill version's steps with their logic in plain text: for the execution path only,
+        never for an API response or a log line."""
+        with self.db.read() as conn:
+            row = self._require(conn, skill_id)
+            return self.sealed.open_steps(conn, skill_id, row.manifest.get("execution_steps", []))
+
+    def rotate_master_key(self, provider_rotate: Any, actor: str | None) -> tuple[str, int]:
+        """Make a new master key current and re-wrap every sealed skill's data key under it."""
+        kek_id = provider_rotate()
+        with self.db.write() as conn:
+            moved = self.sealed.rewrap_all(conn)
+            log.record(
+                conn,
+                EventType.MASTER_KEY_ROTATE,
+                actor=actor,
+                subject=kek_id,
+                data={"rewrapped": moved},
+            )
+        return kek_id, moved
 
     def count(self) -> int:
         """How many skill versions are published."""

@@ -59,3 +59,15 @@ skill_tags = sa.Table(
     sa.Column("tag", sa.String(32), primary_key=True),
     sa.Index("ix_skill_tags_tag", "tag", "skill_id"),
 )
+
+# The prompts and code of a sealed skill version, envelope-encrypted: one data key per version,
+# stored wrapped by a master key, and one AES-GCM ciphertext per field ("<step>.<field>").
+skill_secrets = sa.Table(
+    "skill_secrets",
+    metadata,
+    sa.Column("skill_id", sa.String(32), sa.ForeignKey("skills.id"), primary_key=True),
+    sa.Column("kek_id", sa.String(64), nullable=False),
+    sa.Column("wrapped_dek", sa.LargeBinary, nullable=False),
+    sa.Column("commitment", sa.LargeBinary(32), nullable=False),
+    sa.Column("fields", sa.JSON, nullable=False),
+)

@@ -130,3 +130,19 @@ def operator_revoke_key(key_id: str, as_json: bool = JsonOption) -> None:
         print_json(info.model_dump(mode="json"))
         return
     typer.echo(f"revoked {info.id} ({info.prefix}…)")
+
+
+keys_app = typer.Typer(
+    help="Master keys that encrypt sealed skills at rest (admin).", no_args_is_help=True
+)
+
+
+@keys_app.command("rotate")
+def keys_rotate(as_json: bool = JsonOption) -> None:
+    """Make a new master key current and re-wrap every sealed skill's data key under it."""
+    with local_services() as services:
+        kek_id, moved = services.catalog.rotate_master_key(services.key_provider.rotate, None)
+    if as_json:
+        print_json({"kek_id": kek_id, "rewrapped": moved})
+        return
+    typer.echo(f"master key {kek_id} is current; re-wrapped {moved} data keys")

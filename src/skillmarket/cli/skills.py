@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import yaml
 
 from skillmarket.cli.client import ApiClient
 from skillmarket.cli.output import JsonOption, console, fail, print_json, print_table
+from skillmarket.crypto.sealing import LOGIC_INFO, seal
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
@@ -32,13 +34,39 @@ def load_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
+def seal_logic(client: ApiClient, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Seal a sealed-mode manifest's plain prompts and code to the marketplace's HPKE key, so
+    the logic leaves this machine only as ciphertext."""
+    if manifest.get("execution_mode") != "sealed":
+        return manifest
+    key = client.request("GET", "/.well-known/skillmarket-sealing-key")
+    public = base64.urlsafe_b64decode(key["public_key"] + "=" * (-len(key["public_key"]) % 4))
+    steps = []
+    for step in manifest.get("execution_steps") or []:
+        step = dict(step)
+        for plain in ("code", "system_prompt"):
+            if isinstance(step.get(plain), str):
+                step[f"{plain}_encrypted"] = seal(step.pop(plain), public, LOGIC_INFO)
+        steps.append(step)
+    return {**manifest, "execution_steps": steps}
+
+
 def publish(
     manifest: Path = typer.Argument(..., help="Manifest file (.yaml, .yml or .json)."),
+    no_seal: bool = typer.Option(
+        False,
+        "--no-seal",
+        help="Send a sealed skill's logic in "
+        "plain text (over TLS) instead of sealing it here first.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Publish a skill version from a manifest file."""
+    """Publish a skill version from a manifest file (a sealed skill's logic is sealed first)."""
+    client = ApiClient()
     body = load_manifest(manifest)
-    result = ApiClient().request("POST", "/v1/skills", json=body)
+    if not no_seal:
+        body = seal_logic(client, body)
+    result = client.request("POST", "/v1/skills", json=body)
     if as_json:
         print_json(result)
         return

@@ -154,6 +154,18 @@ def upgrade() -> None:
     with op.batch_alter_table("skill_tags", schema=None) as batch_op:
         batch_op.create_index("ix_skill_tags_tag", ["tag", "skill_id"], unique=False)
 
+    op.create_table(
+        "skill_secrets",
+        sa.Column("skill_id", sa.String(length=32), nullable=False),
+        sa.Column("kek_id", sa.String(length=64), nullable=False),
+        sa.Column("wrapped_dek", sa.LargeBinary(), nullable=False),
+        sa.Column("commitment", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["skill_id"], ["skills.id"], name=op.f("fk_skill_secrets_skill_id_skills")
+        ),
+        sa.PrimaryKeyConstraint("skill_id", name=op.f("pk_skill_secrets")),
+    )
     op.bulk_insert(
         sa.table("audit_head", sa.column("id"), sa.column("size"), sa.column("frontier")),
         [{"id": 1, "size": 0, "frontier": b""}],
@@ -170,6 +182,7 @@ def downgrade() -> None:
     with op.batch_alter_table("skill_tags", schema=None) as batch_op:
         batch_op.drop_index("ix_skill_tags_tag")
 
+    op.drop_table("skill_secrets")
     op.drop_table("skill_tags")
     with op.batch_alter_table("skills", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_skills_publisher_id"))

@@ -1,0 +1,1 @@
+"""Cryptography for sealed skills: envelope encryption at rest, HPKE sealing in transit."""
