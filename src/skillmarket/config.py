@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: float = Field(
         60.0, gt=0, description="How often `serve` signs a checkpoint when the log has grown."
     )
+    sync_wait_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How long an invoke waits for a sealed or source invocation "
+        "before answering 202 with the poll URL (the work goes on).",
+    )
+    invocation_concurrency: int = Field(
+        32, ge=1, description="Invocations run at once in this process (the queue's width)."
+    )
+    sweep_interval_seconds: float = Field(
+        5.0, gt=0, description="How often expired open-mode invocations are swept."
+    )
     sqlite_synchronous: str = Field(
         "NORMAL",
         pattern="^(NORMAL|FULL)$",

@@ -1,0 +1,221 @@
+"""Running sealed and source invocations: each step in turn, fresh sandbox per script step.
+
+The runner works on invocation ids (the queue carries nothing else). Before every step it
+re-verifies the buyer's passport, so a revocation ends the invocation as ``terminated`` and
+nothing after that point runs; every step is audited with its type, latency and the hashes of
+its input and output; the metered lines go to billing when the invocation finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from starlette.concurrency import run_in_threadpool
+
+from skillmarket.errors import SkillmarketError
+from skillmarket.identity.errors import PassportError
+from skillmarket.invocations.models import InvocationView
+from skillmarket.invocations.services import InvocationService, RunContext
+from skillmarket.ledger.models import MeteredStep
+from skillmarket.ledger.pricing import script_upstream_micros
+
+logger = logging.getLogger(__name__)
+
+
+class ScriptRunner(Protocol):
+    """The sandbox (:class:`skillmarket.runtime.sandbox.ScriptRuntime`)."""
+
+    async def run(
+        self,
+        runtime: Any,
+        code: str,
+        input: str,
+        *,
+        timeout_ms: int | None = ...,
+        profile: Any = ...,
+        proxy_fetch: Any = ...,
+    ) -> Any:
+        """Run a script once in a fresh sandbox."""
+
+
+class LlmRunner(Protocol):
+    """The LLM step executor."""
+
+    async def run(
+        self, step: Any, system_prompt: str, step_input: str, *, invocation_id: str
+    ) -> Any:
+        """Run one chat completion and meter it."""
+
+
+def _hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class InvocationRunner:
+    """Executes invocations' steps with the sandbox and the LLM executor."""
+
+    def __init__(
+        self,
+        service: InvocationService,
+        scripts: ScriptRunner | None,
+        llm: LlmRunner | None,
+        proxy_factory: Callable[[RunContext], Any] | None = None,
+    ):
+        self.service = service
+        self.scripts = scripts
+        self.llm = llm
+        self.proxy_factory = proxy_factory
+
+    async def run(self, invocation_id: str) -> InvocationView:
+        """Run every step of a ``running`` invocation and finish it (never raises for a step
+        failure: the invocation ends with the failure's code; a bug ends it as failed with
+        ``INTERNAL_ERROR`` and nothing charged)."""
+        try:
+            return await self._run(invocation_id)
+        except Exception:
+            logger.exception("invocation %s failed unexpectedly", invocation_id)
+            return await self._finish(
+                invocation_id,
+                "failed",
+                None,
+                ("INTERNAL_ERROR", "the invocation failed inside the marketplace"),
+                [],
+            )
+
+    async def _run(self, invocation_id: str) -> InvocationView:
+        context = await run_in_threadpool(self.service.run_context, invocation_id)
+        text, metered = context.input_text, []
+        for index, step in enumerate(context.steps):
+            try:
+                await run_in_threadpool(self.service.check_passport, context)
+            except PassportError as exc:
+                return await self._finish(
+                    invocation_id, "terminated", None, (exc.code, exc.message), metered
+                )
+            started = time.perf_counter()
+            try:
+                output, line = await self._run_step(context, index, step, text)
+            except SkillmarketError as exc:
+                elapsed = int((time.perf_counter() - started) * 1000)
+                if step["type"] == "script":  # the runtime that ran is charged, nothing else
+                    metered.append(
+                        MeteredStep(
+                            step=index,
+                            type="script",
+                            execution_ms=elapsed,
+                            upstream_micros=script_upstream_micros(elapsed),
+                        )
+                    )
+                status = "terminated" if isinstance(exc, PassportError) else "failed"
+                return await self._finish(
+                    invocation_id, status, None, (exc.code, exc.message), metered
+                )
+            metered.append(line)
+            await run_in_threadpool(
+                self.service.record_step,
+                context,
+                {
+                    "step": index,
+                    "type": step["type"],
+                    "latency_ms": int((time.perf_counter() - started) * 1000),
+                    "input_hash": _hash(text),
+                    "output_hash": _hash(output),
+                },
+            )
+            text = output
+        return await self._finish(invocation_id, "completed", text, None, metered)
+
+    async def _run_step(
+        self, context: RunContext, index: int, step: dict[str, Any], text: str
+    ) -> tuple[str, MeteredStep]:
+        if step["type"] == "script":
+            if self.scripts is None:
+                raise SkillmarketError(
+                    "no script sandbox is configured", code="SANDBOX_UNAVAILABLE"
+                )
+            proxy = self.proxy_factory(context) if self.proxy_factory else None
+            result = await self.scripts.run(
+                step["runtime"],
+                step["code"],
+                text,
+                timeout_ms=step.get("timeout_ms"),
+                proxy_fetch=proxy,
+            )
+            ms = int(result.duration_ms)
+            return result.output, MeteredStep(
+                step=index,
+                type="script",
+                execution_ms=ms,
+                upstream_micros=script_upstream_micros(ms),
+            )
+        if self.llm is None:
+            raise SkillmarketError("no LLM endpoint is configured", code="LLM_ERROR")
+        result = await self.llm.run(
+            step, step["system_prompt"], text, invocation_id=context.invocation_id
+        )
+        return result.output, MeteredStep(
+            step=index,
+            type="llm",
+            model=result.model,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            upstream_micros=result.upstream_cost_micros,
+        )
+
+    async def _finish(
+        self,
+        invocation_id: str,
+        status: str,
+        output: str | None,
+        error: tuple[str, str] | None,
+        metered: list[MeteredStep],
+    ) -> InvocationView:
+        return await run_in_threadpool(
+            lambda: self.service.finish(
+                invocation_id, status=status, output_text=output, error=error, compute=metered
+            )
+        )
+
+
+class InProcessQueue:
+    """The default queue backend: asyncio tasks in this process, bounded by a semaphore.
+
+    Only invocation ids travel; state is in the database, so a crash loses no record (the
+    next start fails and refunds what was left running).
+    """
+
+    def __init__(self, handler: Callable[[str], Awaitable[Any]], concurrency: int):
+        self.handler = handler
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+
+    def submit(self, invocation_id: str) -> asyncio.Task[Any]:
+        """Start working on an invocation (once; a second submit returns the same task)."""
+        task = self._tasks.get(invocation_id)
+        if task is None:
+            task = asyncio.create_task(self._work(invocation_id))
+            self._tasks[invocation_id] = task
+            task.add_done_callback(lambda _t: self._tasks.pop(invocation_id, None))
+        return task
+
+    async def _work(self, invocation_id: str) -> Any:
+        async with self._slots:
+            try:
+                return await self.handler(invocation_id)
+            except Exception:  # noqa: BLE001  (logged; the row stays running until recovery)
+                logger.exception("invocation %s crashed", invocation_id)
+                raise
+
+    def pending(self, invocation_id: str) -> asyncio.Task[Any] | None:
+        """The task of an invocation still being worked on here, if any."""
+        return self._tasks.get(invocation_id)
+
+    async def close(self) -> None:
+        """Wait for the work under way to end."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)

@@ -1,0 +1,526 @@
+"""The invocation lifecycle on the database: invoke, read, open-mode claim and complete,
+finishing with billing, expiry and crash recovery. Each use case is one transaction that
+writes its audit events; the asynchronous running of steps is in :mod:`runner`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import rfc8785
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from skillmarket.audit import log
+from skillmarket.audit.events import EventType
+from skillmarket.catalog.models import SkillDetail
+from skillmarket.catalog.services import CatalogService
+from skillmarket.crypto.envelope import KeyProvider
+from skillmarket.crypto.sealing import INPUT_INFO, OUTPUT_INFO, SealingKey, seal
+from skillmarket.db import Database, utcnow
+from skillmarket.identity.passport_service import PassportService
+from skillmarket.identity.trust import require_trust
+from skillmarket.ids import new_id
+from skillmarket.invocations import storage
+from skillmarket.invocations.errors import (
+    IdempotencyKeyReused,
+    InputSchemaViolation,
+    InvocationClaimedElsewhere,
+    InvocationNotFound,
+    InvocationNotPending,
+    NotInvocationPublisher,
+    OutputSchemaViolation,
+)
+from skillmarket.invocations.models import (
+    DEFAULT_TTL,
+    FINISHED,
+    InvocationError,
+    InvocationView,
+    InvokeRequest,
+    PendingInvocation,
+    content_hash,
+    schema_problem,
+)
+from skillmarket.invocations.tables import invocations
+from skillmarket.ledger.models import MeteredStep
+from skillmarket.ledger.pricing import script_upstream_micros
+from skillmarket.ledger.services import LedgerService
+
+OUTCOME = {
+    "completed": "succeeded",
+    "failed": "failed",
+    "expired": "expired",
+    "terminated": "terminated",
+}
+FINISH_EVENT = {
+    "completed": EventType.SKILL_COMPLETE,
+    "failed": EventType.SKILL_FAIL,
+    "expired": EventType.SKILL_EXPIRE,
+    "terminated": EventType.SKILL_TERMINATE,
+}
+LLM_STEP_ESTIMATE_MICROS = 20_000  # held per LLM step unless the buyer caps the hold lower
+
+_by_id = sa.select(invocations).where(invocations.c.id == sa.bindparam("invocation_id"))
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the runner needs to execute a sealed or source invocation."""
+
+    invocation_id: str
+    buyer_id: str
+    passport_id: str
+    skill: SkillDetail
+    steps: list[dict[str, Any]]
+    input_text: str
+
+
+def compute_estimate(steps: Sequence[dict[str, Any]]) -> int:
+    """Upstream micro-dollars to hold for the compute of ``steps`` (before markup)."""
+    total = 0
+    for step in steps:
+        if step["type"] == "script":
+            total += script_upstream_micros(step.get("timeout_ms") or 30_000)
+        else:
+            total += LLM_STEP_ESTIMATE_MICROS
+    return total
+
+
+class InvocationService:
+    """Invocations on the database, with the catalog, passports and ledger they depend on."""
+
+    def __init__(
+        self,
+        db: Database,
+        catalog: CatalogService,
+        passports: PassportService,
+        ledger: LedgerService,
+        key_provider: KeyProvider,
+        sealing_key: SealingKey,
+    ):
+        self.db = db
+        self.catalog = catalog
+        self.passports = passports
+        self.ledger = ledger
+        self.key_provider = key_provider
+        self.sealing_key = sealing_key
+
+    # --- invoke ------------------------------------------------------------------------------
+
+    def invoke(
+        self,
+        buyer_id: str,
+        skill_id: str,
+        request: InvokeRequest,
+        idempotency_key: str | None = None,
+    ) -> tuple[InvocationView, bool]:
+        """Check, hold and record an invocation; returns its view and whether it is new.
+
+        1. The skill exists; the passport verifies for the caller and meets the skill's level.
+        2. The input (opened if sealed to the marketplace) satisfies the input schema.
+        3. In one transaction: the idempotency key is honoured, the hold is placed
+           (``INSUFFICIENT_FUNDS`` otherwise), the row and its ``skill.invoke`` event written.
+        Sealed and source invocations start ``running``; open ones ``pending`` with a TTL.
+        """
+        skill = self.catalog.get(skill_id, buyer_id)
+        passport = self.passports.verify(buyer_id, request.passport_id)
+        require_trust(passport.assurances, skill.trust_level_required)
+        value = request.input
+        if request.input_encrypted is not None:
+            value = orjson.loads(self.sealing_key.open(request.input_encrypted, INPUT_INFO))
+        problem = schema_problem(value, skill.input_schema)
+        if problem is not None:
+            raise InputSchemaViolation(
+                f"input does not match the skill's input_schema at {problem['path']}: "
+                f"{problem['message']}",
+                details=problem,
+            )
+        request_hash = hashlib.sha256(
+            rfc8785.dumps(
+                {
+                    "skill_id": skill_id,
+                    "input_hash": content_hash(value),
+                    "passport_id": request.passport_id,
+                    "ttl": request.ttl_seconds,
+                    "max_cost": request.max_cost_micros,
+                    "reply": request.reply_public_key,
+                }
+            )
+        ).hexdigest()
+        invocation_id = new_id("invocation")
+        now = utcnow()
+        is_open = skill.execution_mode == "open"
+        ttl = timedelta(seconds=request.ttl_seconds) if request.ttl_seconds else DEFAULT_TTL
+        secrets = storage.new_secrets(self.key_provider, invocation_id, value)
+        if request.reply_public_key:
+            secrets["reply_key"] = request.reply_public_key
+        with self.db.write() as conn:
+            if idempotency_key is not None:
+                earlier = self._by_key(conn, buyer_id, idempotency_key)
+                if earlier is not None:
+                    if earlier.request_hash != request_hash:
+                        raise IdempotencyKeyReused(
+                            "that Idempotency-Key was used with a different request",
+                            details={"invocation_id": earlier.id},
+                        )
+                    return self._view(earlier), False
+            conn.execute(
+                invocations.insert().values(
+                    id=invocation_id,
+                    skill_id=skill.id,
+                    skill_fingerprint=skill.fingerprint,
+                    execution_mode=skill.execution_mode,
+                    buyer_id=buyer_id,
+                    publisher_id=skill.publisher_id,
+                    passport_id=request.passport_id,
+                    status="pending" if is_open else "running",
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    input_hash=content_hash(value),
+                    secrets=secrets,
+                    expires_at=now + ttl if is_open else None,
+                    created_at=now,
+                    started_at=None if is_open else now,
+                )
+            )
+            estimate = 0 if is_open else compute_estimate(skill.execution_steps)
+            self.ledger.place_hold(
+                buyer_id,
+                invocation_id,
+                skill=skill,
+                estimate=estimate,
+                max_cost=request.max_cost_micros,
+                conn=conn,
+            )
+            log.record(
+                conn,
+                EventType.SKILL_INVOKE,
+                actor=buyer_id,
+                subject=invocation_id,
+                parties=[skill.publisher_id],
+                data={
+                    "skill_id": skill.id,
+                    "skill_fingerprint": skill.fingerprint,
+                    "mode": skill.execution_mode,
+                    "input_hash": content_hash(value),
+                    "passport_id": request.passport_id,
+                },
+            )
+            return self._view(conn.execute(_by_id, {"invocation_id": invocation_id}).one()), True
+
+    def _by_key(self, conn: Connection, buyer_id: str, key: str) -> sa.Row | None:
+        return conn.execute(
+            sa.select(invocations).where(
+                invocations.c.buyer_id == buyer_id, invocations.c.idempotency_key == key
+            )
+        ).first()
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def view(self, invocation_id: str, viewer_id: str) -> InvocationView:
+        """The invocation as its buyer sees it (an expired open invocation is swept first)."""
+        self.expire_due(invocation_id=invocation_id)
+        with self.db.read() as conn:
+            row = conn.execute(_by_id, {"invocation_id": invocation_id}).first()
+        if row is None or row.buyer_id != viewer_id:
+            raise InvocationNotFound(
+                f"no invocation {invocation_id!r}", details={"invocation_id": invocation_id}
+            )
+        return self._view(row)
+
+    def _view(self, row: sa.Row) -> InvocationView:
+        output, sealed_output = None, None
+        if row.status == "completed":
+            output = storage.open_value(self.key_provider, row.id, row.secrets, "output")
+            reply = row.secrets.get("reply_key")
+            if reply:
+                raw = _b64url(reply)
+                sealed_output, output = seal(orjson.dumps(output), raw, OUTPUT_INFO), None
+        error = (
+            InvocationError(code=row.error_code, message=row.error_message or "")
+            if row.error_code
+            else None
+        )
+        return InvocationView(
+            invocation_id=row.id,
+            skill_id=row.skill_id,
+            skill_fingerprint=row.skill_fingerprint,
+            status=row.status,
+            output=output,
+            output_encrypted=sealed_output,
+            error=error,
+            cost=row.cost,
+            input_hash=row.input_hash,
+            output_hash=row.output_hash,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            expires_at=row.expires_at,
+            poll_url=f"/v1/skills/invocations/{row.id}",
+        )
+
+    # --- running (sealed and source) ---------------------------------------------------------
+
+    def run_context(self, invocation_id: str) -> RunContext:
+        """The plain-text steps and input of a running invocation (execution path only)."""
+        with self.db.read() as conn:
+            row = conn.execute(_by_id, {"invocation_id": invocation_id}).one()
+        value = storage.open_value(self.key_provider, row.id, row.secrets, "input")
+        return RunContext(
+            invocation_id=row.id,
+            buyer_id=row.buyer_id,
+            passport_id=row.passport_id,
+            skill=self.catalog.get(row.skill_id, row.buyer_id),
+            steps=self.catalog.execution_steps(row.skill_id),
+            input_text=orjson.dumps(value).decode(),
+        )
+
+    def check_passport(self, context: RunContext) -> None:
+        """Re-verify the buyer's passport now (raises e.g. ``PASSPORT_REVOKED``)."""
+        self.passports.verify(context.buyer_id, context.passport_id)
+
+    def record_step(self, context: RunContext, data: dict[str, Any]) -> None:
+        """Audit one finished step (type, latency, input and output hashes; never bodies)."""
+        with self.db.write() as conn:
+            log.record(
+                conn,
+                EventType.SKILL_STEP,
+                actor=None,
+                subject=context.invocation_id,
+                parties=[context.buyer_id],
+                data=data,
+            )
+
+    def finish(
+        self,
+        invocation_id: str,
+        *,
+        status: str,
+        output_text: str | None = None,
+        error: tuple[str, str] | None = None,
+        compute: Sequence[MeteredStep] = (),
+    ) -> InvocationView:
+        """End a running invocation: validate its output, bill it, audit it, in one transaction.
+
+        A final output that is JSON is parsed, otherwise kept as a string; one that breaks the
+        output schema fails the invocation with ``OUTPUT_SCHEMA_VIOLATION`` (compute charged).
+        """
+        value: Any = None
+        if status == "completed":
+            value = _parse_output(output_text or "")
+            with self.db.read() as conn:
+                skill_id = conn.execute(
+                    sa.select(invocations.c.skill_id).where(invocations.c.id == invocation_id)
+                ).scalar_one()
+            problem = schema_problem(value, self.catalog.get(skill_id, None).output_schema)
+            if problem is not None:
+                status, value = "failed", None
+                error = (
+                    "OUTPUT_SCHEMA_VIOLATION",
+                    f"output does not match output_schema at {problem['path']}: "
+                    f"{problem['message']}",
+                )
+        with self.db.write() as conn:
+            row = conn.execute(_by_id.with_for_update(), {"invocation_id": invocation_id}).one()
+            if row.status in FINISHED:
+                return self._view(row)
+            return self._finish(conn, row, status, value, error, compute)
+
+    def _finish(
+        self,
+        conn: Connection,
+        row: sa.Row,
+        status: str,
+        value: Any,
+        error: tuple[str, str] | None,
+        compute: Sequence[MeteredStep],
+    ) -> InvocationView:
+        values: dict[str, Any] = {"status": status, "finished_at": utcnow()}
+        if status == "completed":
+            values["secrets"] = storage.with_output(self.key_provider, row.id, row.secrets, value)
+            values["output_hash"] = content_hash(value)
+        if error is not None:
+            values["error_code"], values["error_message"] = error[0], error[1][:500]
+        charge = self.ledger.capture(row.id, outcome=OUTCOME[status], compute=compute, conn=conn)
+        values["cost"] = charge.cost()
+        conn.execute(invocations.update().where(invocations.c.id == row.id).values(**values))
+        data: dict[str, Any] = {
+            "skill_id": row.skill_id,
+            "skill_fingerprint": row.skill_fingerprint,
+            "input_hash": row.input_hash,
+            "cost_micro_usd": charge.total_micros,
+        }
+        if status == "completed":
+            data.update(invocation_id=row.id, output_hash=values["output_hash"])
+        if error is not None:
+            data["error_code"] = error[0]
+        log.record(
+            conn,
+            FINISH_EVENT[status],
+            actor=None,
+            subject=row.id,
+            parties=[row.buyer_id, row.publisher_id],
+            data=data,
+        )
+        return self._view(conn.execute(_by_id, {"invocation_id": row.id}).one())
+
+    # --- open mode ---------------------------------------------------------------------------
+
+    def list_pending(self, publisher_id: str, limit: int = 50) -> list[PendingInvocation]:
+        """Open-mode invocations of the caller's skills waiting to be claimed (with inputs)."""
+        self.expire_due()
+        now = utcnow()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(invocations)
+                .where(
+                    invocations.c.publisher_id == publisher_id,
+                    invocations.c.execution_mode == "open",
+                    sa.or_(
+                        invocations.c.status == "pending",
+                        sa.and_(invocations.c.status == "claimed", invocations.c.lease_until < now),
+                    ),
+                )
+                .order_by(invocations.c.created_at)
+                .limit(limit)
+            ).all()
+        return [self._pending(r) for r in rows]
+
+    def _pending(self, row: sa.Row) -> PendingInvocation:
+        return PendingInvocation(
+            invocation_id=row.id,
+            skill_id=row.skill_id,
+            status=row.status,
+            input=storage.open_value(self.key_provider, row.id, row.secrets, "input"),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            lease_until=row.lease_until,
+        )
+
+    def _publisher_row(self, conn: Connection, publisher_id: str, invocation_id: str) -> sa.Row:
+        row = conn.execute(_by_id.with_for_update(), {"invocation_id": invocation_id}).first()
+        if row is None or row.execution_mode != "open":
+            raise InvocationNotFound(
+                f"no open invocation {invocation_id!r}", details={"invocation_id": invocation_id}
+            )
+        if row.publisher_id != publisher_id:
+            raise NotInvocationPublisher(
+                "only the skill's publisher may do this", details={"invocation_id": invocation_id}
+            )
+        return row
+
+    def claim(self, publisher_id: str, invocation_id: str, lease: timedelta) -> PendingInvocation:
+        """Take a pending invocation for ``lease`` (a lapsed lease may be taken again)."""
+        self.expire_due(invocation_id=invocation_id)
+        now = utcnow()
+        with self.db.write() as conn:
+            row = self._publisher_row(conn, publisher_id, invocation_id)
+            free = row.status == "pending" or (row.status == "claimed" and row.lease_until < now)
+            if not free:
+                if row.status == "claimed":
+                    raise InvocationClaimedElsewhere(
+                        f"the invocation is claimed until {row.lease_until.isoformat()}"
+                    )
+                raise InvocationNotPending(
+                    f"the invocation is {row.status}", details={"status": row.status}
+                )
+            lease_until = min(now + lease, row.expires_at)
+            conn.execute(
+                invocations.update()
+                .where(invocations.c.id == row.id)
+                .values(status="claimed", claimed_at=now, lease_until=lease_until, started_at=now)
+            )
+            log.record(
+                conn,
+                EventType.SKILL_CLAIM,
+                actor=publisher_id,
+                subject=row.id,
+                parties=[row.buyer_id],
+                data={"lease_until": lease_until.isoformat()},
+            )
+            return self._pending(conn.execute(_by_id, {"invocation_id": row.id}).one())
+
+    def complete(self, publisher_id: str, invocation_id: str, output: Any) -> InvocationView:
+        """The publisher's output for an open invocation: validated, billed, audited.
+
+        A violating output is refused with ``OUTPUT_SCHEMA_VIOLATION`` and the invocation stays
+        open, so the publisher can send a correct one before it expires.
+        """
+        self.expire_due(invocation_id=invocation_id)
+        with self.db.write() as conn:
+            row = self._publisher_row(conn, publisher_id, invocation_id)
+            if row.status not in ("pending", "claimed"):
+                raise InvocationNotPending(
+                    f"the invocation is {row.status}", details={"status": row.status}
+                )
+            skill = self.catalog.get(row.skill_id, None)
+            problem = schema_problem(output, skill.output_schema)
+            if problem is not None:
+                raise OutputSchemaViolation(
+                    f"output does not match the skill's output_schema at {problem['path']}: "
+                    f"{problem['message']}",
+                    details=problem,
+                )
+            view = self._finish(conn, row, "completed", output, None, ())
+        return view
+
+    def expire_due(self, *, invocation_id: str | None = None) -> int:
+        """Expire open invocations past their TTL (hold released); returns how many."""
+        now = utcnow()
+        query = sa.select(invocations.c.id).where(
+            invocations.c.status.in_(("pending", "claimed")), invocations.c.expires_at < now
+        )
+        if invocation_id is not None:
+            query = query.where(invocations.c.id == invocation_id)
+        with self.db.read() as conn:
+            due = conn.execute(query.limit(500)).scalars().all()
+        for found in due:
+            with self.db.write() as conn:
+                row = conn.execute(_by_id.with_for_update(), {"invocation_id": found}).one()
+                if row.status in ("pending", "claimed") and row.expires_at < now:
+                    self._finish(
+                        conn,
+                        row,
+                        "expired",
+                        None,
+                        ("INVOCATION_EXPIRED", "the publisher did not complete it in time"),
+                        (),
+                    )
+        return len(due)
+
+    def recover_interrupted(self) -> int:
+        """After a crash or restart: fail every invocation left ``running`` and refund it
+        (nothing of it is charged, since what ran is unknown); returns how many."""
+        with self.db.read() as conn:
+            stuck = (
+                conn.execute(sa.select(invocations.c.id).where(invocations.c.status == "running"))
+                .scalars()
+                .all()
+            )
+        for invocation_id in stuck:
+            self.finish(
+                invocation_id,
+                status="failed",
+                error=(
+                    "INVOCATION_INTERRUPTED",
+                    "the server stopped while it ran; nothing was charged",
+                ),
+            )
+        return len(stuck)
+
+
+def _parse_output(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def _b64url(value: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
