@@ -76,7 +76,8 @@ class EgressAllowlistInvalid(EgressError, InvalidInput):
 
 class EgressUnreachable(EgressError):
     """The upstream could not be reached: ``details.reason`` is ``dns_failed``,
-    ``connect_failed``, ``protocol_error`` or ``transport_error``."""
+    ``connect_failed``, ``tls_failed`` (handshake or certificate), ``protocol_error`` or
+    ``transport_error``."""
 
     code = "EGRESS_UNREACHABLE"
     status = 502
