@@ -97,6 +97,17 @@ class TestEgressGuardFetch:
         assert echoed["headers"]["user-agent"] == "skill/1"
         assert response.metadata.bytes_sent == 8
 
+    async def test_fetch_head_returns_no_body(self, upstream):
+        async with guard_for(upstream.port) as guard:
+            response = await guard.fetch("HEAD", f"http://upstream.test:{upstream.port}/echo")
+        assert response.status == 200 and response.body == b""
+        assert int(response.header("content-length")) > 0
+
+    async def test_fetch_fails_body_of_another_type(self, upstream):
+        async with guard_for(upstream.port) as guard:
+            with pytest.raises(TypeError):
+                await guard.fetch("POST", f"http://upstream.test:{upstream.port}/", body={"a": 1})
+
     async def test_fetch_fails_without_the_test_allowance(self, upstream):
         async with guard_for(upstream.port, allowed=()) as guard:
             with pytest.raises(EgressBlocked) as caught:
@@ -224,6 +235,7 @@ class TestEgressGuardRedirects:
         echoed = json.loads(response.body)
         assert echoed["method"] == "GET" and echoed["body"] == ""
         assert "content-type" not in echoed["headers"]
+        assert response.metadata.method == "POST" and response.metadata.redirects == 1
 
     async def test_fetch_keeps_method_and_body_on_307(self, upstream):
         async with guard_for(upstream.port) as guard:

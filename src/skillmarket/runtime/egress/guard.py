@@ -172,7 +172,9 @@ class EgressGuard:
         ``allowlist``: the skill's declared hosts, if it declared any (see
         :mod:`~.allowlist`). ``sensitive_headers``: more header names to drop on a
         cross-origin redirect (the credential proxy names the headers it injected). Raises
-        :class:`~.errors.EgressError` subclasses only.
+        :class:`~.errors.EgressError` subclasses (and ``TypeError`` for a body that is
+        neither bytes nor str). ``metadata.method`` is the method asked for, even when a
+        303 turned a later hop into a GET.
         """
         started = time.perf_counter()
         rules = _compile(allowlist)
@@ -209,7 +211,7 @@ class EgressGuard:
         state: dict[str, str],
         started: float,
     ) -> EgressResponse:
-        first_host, redirects, sent = hop.target.host, 0, 0
+        first, redirects, sent = hop, 0, 0
         extensions = {} if rules is None else {ALLOWLIST_EXTENSION: rules}
         while True:
             state["host"] = hop.target.host
@@ -232,8 +234,8 @@ class EgressGuard:
             finally:
                 await response.aclose()
             metadata = EgressMetadata(
-                method=hop.method,
-                host=first_host,
+                method=first.method,
+                host=first.target.host,
                 final_host=hop.target.host,
                 status=response.status_code,
                 redirects=redirects,
@@ -242,10 +244,7 @@ class EgressGuard:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 address=address,
             )
-            headers = tuple(
-                (k, v) for k, v in response.headers.multi_items() if k.lower() not in _HOP_BY_HOP
-            )
-            return EgressResponse(response.status_code, headers, body, metadata)
+            return EgressResponse(response.status_code, _passed_on(response), body, metadata)
 
     def _redirect(
         self, hop: _Hop, response: httpx.Response, rules: Allowlist | None, strip: frozenset[str]
@@ -322,6 +321,8 @@ class EgressGuard:
     def _body(self, body: bytes | str | None) -> bytes | None:
         if body is None:
             return None
+        if not isinstance(body, bytes | bytearray | memoryview | str):
+            raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
         data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
         if len(data) > self.policy.max_request_bytes:
             raise EgressBlocked("request_too_large", max_bytes=self.policy.max_request_bytes)
@@ -349,6 +350,10 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _passed_on(response: httpx.Response) -> tuple[tuple[str, str], ...]:
+    return tuple((k, v) for k, v in response.headers.multi_items() if k not in _HOP_BY_HOP)
 
 
 def _peer_address(response: httpx.Response) -> str | None:
