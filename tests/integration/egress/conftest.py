@@ -88,6 +88,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         extra = {"Content-Type": "application/json", "X-Upstream": "1", "Keep-Alive": "timeout=5"}
         self._send(200, json.dumps(payload).encode(), extra)
 
+    def _close(self, query: dict[str, str], body: bytes) -> None:
+        self._send(200, b"closing", {"Connection": "close"})
+
     def _redirect(self, query: dict[str, str], body: bytes) -> None:
         self._send(int(query.get("status", "302")), b"", {"Location": query["to"]})
 

@@ -161,6 +161,44 @@ class TestEgressGuardFetch:
         assert len(upstream.seen) == 1
 
 
+class SequenceResolver:
+    """Answers each lookup with the next entry of ``answers`` (the last one repeats)."""
+
+    def __init__(self, *answers: list[str]):
+        self.answers = [StaticResolver({"flip.test": a}) for a in answers]
+        self.calls = 0
+
+    async def resolve(self, host: str, port: int):
+        """The next answer."""
+        self.calls += 1
+        return await self.answers[min(self.calls, len(self.answers)) - 1].resolve(host, port)
+
+
+class TestEgressGuardDns:
+    async def test_fetch_resolves_once_per_connection(self, upstream):
+        resolver = SequenceResolver(["127.0.0.1"])
+        policy = EgressPolicy(allowed_ports={upstream.port})
+        async with EgressGuard(
+            policy, resolver=resolver, extra_allowed_addresses=["127.0.0.1"]
+        ) as guard:
+            for _ in range(3):  # one kept-alive connection
+                await guard.fetch("GET", f"http://flip.test:{upstream.port}/echo")
+        assert resolver.calls == 1
+
+    async def test_fetch_fails_rebinding_on_the_next_connection(self, upstream):
+        resolver = SequenceResolver(["127.0.0.1"], ["10.0.0.1"])
+        policy = EgressPolicy(allowed_ports={upstream.port})
+        async with EgressGuard(
+            policy, resolver=resolver, extra_allowed_addresses=["127.0.0.1"]
+        ) as guard:
+            first = await guard.fetch("GET", f"http://flip.test:{upstream.port}/close")
+            assert first.body == b"closing"
+            with pytest.raises(EgressBlocked) as caught:
+                await guard.fetch("GET", f"http://flip.test:{upstream.port}/echo")
+        assert caught.value.details["address"] == "10.0.0.1"
+        assert [seen.path for seen in upstream.seen] == ["/close"]
+
+
 class TestEgressGuardRedirects:
     async def test_fetch_follows_same_origin_redirect_with_credentials(self, upstream):
         async with guard_for(upstream.port) as guard:
