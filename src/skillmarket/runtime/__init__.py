@@ -1,0 +1,1 @@
+"""Runtime: the sandboxes that run skill code, the step executors and the egress guard."""
