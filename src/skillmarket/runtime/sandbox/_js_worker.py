@@ -147,6 +147,9 @@ class Worker:
             return _from_exception(exc, ctx)
         except MemoryError:
             return {"kind": "memory", "message": "worker out of memory", "recycle": True}
+        except Exception as exc:  # noqa: BLE001 — e.g. a lone surrogate the binding cannot convert
+            return {"kind": "error", "name": type(exc).__name__, "message": str(exc)[:500],
+                    "line": None, "recycle": True}  # fmt: skip
         finally:
             bridge = None
             del ctx

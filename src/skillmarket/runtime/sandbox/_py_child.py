@@ -85,7 +85,9 @@ def describe(exc: BaseException) -> dict:
     if isinstance(exc, MemoryError):
         return {"kind": "memory", "message": "MemoryError"}
     kind = "error"
-    if isinstance(exc, (SandboxForbidden, ForbiddenImport, PermissionError)):
+    # ModuleNotFoundError: past the guard, a module the zygote did not preload cannot be read
+    # from disk any more, so the import was forbidden in effect.
+    if isinstance(exc, (SandboxForbidden, ForbiddenImport, PermissionError, ModuleNotFoundError)):
         kind = "forbidden"
     outcome = {
         "kind": kind,

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import socket
 from typing import Any
-
-import _quickjs
 
 from skillmarket.runtime.errors import SandboxUnavailable
 from skillmarket.runtime.sandbox.bridge import FetchBridge
@@ -157,4 +156,8 @@ class JsWorker:
 
 
 def _quickjs_dir() -> str:
-    return os.path.dirname(os.path.abspath(_quickjs.__file__))
+    """Where the engine's extension module lives, found without loading it into the host."""
+    spec = importlib.util.find_spec("_quickjs")
+    if spec is None or spec.origin is None:
+        raise SandboxUnavailable("quickjs: the quickjs-ng package is not installed")
+    return os.path.dirname(os.path.abspath(spec.origin))

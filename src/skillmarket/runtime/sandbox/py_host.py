@@ -93,10 +93,18 @@ class Zygote:
                 {"code": code, "input": input_, "max_output": limits.max_output_bytes}
             )
             done = await self._converse(channel, bridge, deadline)
-            killed_by_us = done is None
+            report = None
+            if done is not None:
+                # A child exits right after its last frame; one that lingers is killed at the
+                # deadline like any other (a script can forge frames, not outlive its budget).
+                with contextlib.suppress(TimeoutError):
+                    report = await asyncio.wait_for(
+                        self._exit_report(), max(deadline - loop.time(), 0.05)
+                    )
+            killed_by_us = report is None
             if killed_by_us:
                 await self.control.send({"op": "kill", "id": self.runs})
-            report = await asyncio.wait_for(self._exit_report(), EXIT_WAIT_S)
+                report = await asyncio.wait_for(self._exit_report(), EXIT_WAIT_S)
         except (ChannelClosed, ProtocolViolation, TimeoutError) as exc:
             await self.close()
             return {"kind": "died", "reason": f"zygote: {type(exc).__name__}"}
