@@ -75,8 +75,10 @@ def test_escape_attempt_fails_with_typed_error(sandbox, upstream, listeners, cod
     code = code.replace("TCP_PORT", str(listeners.tcp_port)).replace(
         "UDP_PORT", str(listeners.udp_port)
     )
+    # Timeouts are tested short; memory bombs get room to hit the cap rather than the clock.
+    timeout = 5000 if error is ScriptMemoryExceeded else 400
     with pytest.raises(error) as caught:
-        sandbox.run("javascript", code, timeout_ms=400, proxy_fetch=upstream)
+        sandbox.run("javascript", code, timeout_ms=timeout, proxy_fetch=upstream)
     assert type(caught.value) is error
     listeners.assert_untouched()
     assert sandbox.run("javascript", 'return "still serving"').output == "still serving"
@@ -108,7 +110,9 @@ class TestPrototypePollution:
             assert out.output == "undefinedundefined"
 
     def test_pollution_fails_to_redirect_proxy_fetch(self, sandbox, upstream):
-        code = self.POLLUTE + 'const r = await proxy_fetch("https://api.example.com/a"); return r.body'
+        code = (
+            self.POLLUTE + 'const r = await proxy_fetch("https://api.example.com/a"); return r.body'
+        )
         body = json.loads(sandbox.run("javascript", code, proxy_fetch=upstream).output)
         assert body["url"] == "https://api.example.com/a"
         assert [call.url for call in upstream.calls] == ["https://api.example.com/a"]
