@@ -118,8 +118,9 @@ class SandboxConfig:
     """Landlock is mandatory; ABI 4 adds TCP rules and 6 signal scoping when available."""
     allow_unprivileged: bool = False
     """As non-root the uid drop is impossible: refuse (default) or run as the service's uid."""
-    bwrap: Literal["off", "auto", "required"] = "off"
-    """Optional namespace layer: wrap workers in bubblewrap (empty net/pid/ipc/uts namespaces)."""
+    bwrap: Literal["off", "auto", "required"] = "auto"
+    """Optional namespace layer: wrap workers in bubblewrap (new net/pid/ipc/uts namespaces).
+    ``auto`` uses it when it works here, ``required`` refuses to start without it."""
     bwrap_path: str = "bwrap"
     start_timeout_s: float = 10.0
 

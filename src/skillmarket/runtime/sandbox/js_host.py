@@ -63,6 +63,11 @@ class JsWorker:
         return cls(proc, channel)
 
     @property
+    def pid(self) -> int:
+        """The worker process id."""
+        return self.proc.pid
+
+    @property
     def alive(self) -> bool:
         """False once the worker died, was killed or broke protocol."""
         return not self._dead and self.proc.process.returncode is None

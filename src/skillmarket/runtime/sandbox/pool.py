@@ -24,6 +24,11 @@ class PooledWorker(Protocol):
     runs: int
 
     @property
+    def pid(self) -> int:
+        """The worker's process id."""
+        ...
+
+    @property
     def alive(self) -> bool:
         """Whether the worker can take another invocation."""
         ...
@@ -126,6 +131,10 @@ class WorkerPool(Generic[W]):
             return
         self._failure = last
         self._idle.put_nowait(None)
+
+    def pids(self) -> list[int]:
+        """Process ids of the workers currently in the pool."""
+        return [worker.pid for worker in self._all if worker.alive]
 
     async def close(self) -> None:
         """Stop every worker and background task."""

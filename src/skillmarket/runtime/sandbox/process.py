@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import shutil
@@ -61,6 +62,33 @@ def bwrap_prefix(config: SandboxConfig) -> list[str]:
         "/tmp",
         "--",
     ]
+
+
+async def resolve_bwrap(config: SandboxConfig) -> SandboxConfig:
+    """Decide the optional namespace layer once: ``auto`` becomes ``required`` or ``off``.
+
+    ``auto`` tries ``bwrap … /bin/true``; if bubblewrap is missing or cannot create the
+    namespaces here (e.g. inside an unprivileged container) the layer is skipped with a log
+    line. ``required`` fails closed instead.
+    """
+    if config.bwrap == "off":
+        return config
+    prefix = bwrap_prefix(config)
+    ok = False
+    if prefix:
+        process = await asyncio.create_subprocess_exec(
+            *prefix, "/bin/true", stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        ok = await process.wait() == 0
+    if ok:
+        return dataclasses.replace(config, bwrap="required")
+    if config.bwrap == "required":
+        raise SandboxUnavailable(
+            "bwrap: bubblewrap cannot create namespaces here", details={"layer": "bwrap"}
+        )
+    log.warning("optional namespace layer (bubblewrap) unavailable; running without it")
+    return dataclasses.replace(config, bwrap="off")
 
 
 class WorkerProcess:

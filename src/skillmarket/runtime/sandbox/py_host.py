@@ -58,6 +58,11 @@ class Zygote:
         return cls(proc, control, config)
 
     @property
+    def pid(self) -> int:
+        """The worker process id."""
+        return self.proc.pid
+
+    @property
     def alive(self) -> bool:
         """False once the zygote died or was killed."""
         return not self._dead and self.proc.process.returncode is None

@@ -34,6 +34,7 @@ from skillmarket.runtime.sandbox.interfaces import (
 from skillmarket.runtime.sandbox.js_host import JsWorker
 from skillmarket.runtime.sandbox.outcome import result_or_raise
 from skillmarket.runtime.sandbox.pool import WorkerPool
+from skillmarket.runtime.sandbox.process import resolve_bwrap
 from skillmarket.runtime.sandbox.py_host import Zygote
 
 
@@ -59,7 +60,7 @@ class ScriptRuntime:
             raise SandboxUnavailable(
                 "sandbox layers unavailable: " + "; ".join(problems), details={"problems": problems}
             )
-        config = self.config
+        config = self.config = await resolve_bwrap(self.config)
         factories = {
             "javascript": lambda: JsWorker.start(config),
             "python": lambda: Zygote.start(config),
@@ -177,6 +178,13 @@ class ScriptRuntime:
             name: {"size": pool.size, "replaced": pool.replaced}
             for name, pool in self._pools.items()
         }
+
+    def worker_pids(self) -> dict[str, list[int]]:
+        """Process ids of the live workers (JS workers, Python zygotes), per language.
+
+        With the bubblewrap layer on, these are the ``bwrap`` processes wrapping them.
+        """
+        return {name: sorted(pool.pids()) for name, pool in self._pools.items()}
 
     async def close(self) -> None:
         """Stop every worker. Safe to call twice."""
