@@ -41,7 +41,9 @@ def bwrap_prefix(config: SandboxConfig) -> list[str]:
             )
         return []
     # No user namespace: as root bwrap is privileged already, and the worker must still be
-    # able to drop to uid nobody inside (a user namespace maps only one uid).
+    # able to drop to uid nobody inside (a user namespace maps only one uid). The file system
+    # is the host's, read-only: Landlock denies every access anyway, and hiding paths such as
+    # /tmp would only break interpreters installed there.
     return [
         path,
         "--unshare-net",
@@ -58,8 +60,6 @@ def bwrap_prefix(config: SandboxConfig) -> list[str]:
         "/dev",
         "--proc",
         "/proc",
-        "--tmpfs",
-        "/tmp",
         "--",
     ]
 
