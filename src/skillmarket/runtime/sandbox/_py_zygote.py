@@ -47,6 +47,9 @@ class Zygote:
         self.config = config
         self.seccomp = lockdown.SeccompFilter(config["seccomp_library"])
         self.abi = lockdown.landlock_abi()
+        lockdown.null_stdio()  # once here, so children skip it
+        self.base_address_space = lockdown.current_address_space()
+        self.forks = 0
         if self.abi < config["min_landlock_abi"]:
             raise lockdown.LockdownError(
                 "landlock", f"kernel ABI {self.abi} < required {config['min_landlock_abi']}"
@@ -59,6 +62,9 @@ class Zygote:
     def fork_child(self, fd: int, memory_bytes: int, cpu_seconds: int, max_frame: int) -> int:
         """Fork a child that locks down on ``fd`` and then runs the script it reads there."""
         parent = os.getpid()
+        self.forks += 1
+        if self.forks % 64 == 0:  # keep the memory base in step with the zygote's own size
+            self.base_address_space = self.lockdown.current_address_space()
         pid = os.fork()
         if pid:
             return pid
@@ -73,6 +79,8 @@ class Zygote:
                 cpu_seconds=cpu_seconds,
                 parent_pid=parent,
                 allow_unprivileged=self.config["allow_unprivileged"],
+                base_address_space=self.base_address_space,
+                stdio_ready=True,
             )
             for name in _SETUP_MODULES:
                 sys.modules.pop(name, None)  # cosmetic: the kernel layers hold regardless (§7.15)

@@ -2,9 +2,11 @@
 
 A run sends one ``run`` frame and then serves the worker's ``fetch`` frames concurrently
 (each answered with a ``settle``) until ``done`` arrives. The worker enforces the time limit
-itself; the host keeps a wall-clock guard on top: ``GRACE_S`` after the deadline it asks the
-worker to ``abort`` (enough when the script is only waiting on fetches), and if that is not
-answered promptly it kills the worker, which the pool then replaces.
+itself, but on CPU time (``clock()``): on a loaded machine a busy script reaches the wall
+deadline before its CPU budget. So the host keeps a wall-clock guard on top: ``GRACE_S`` after
+the deadline it asks the worker to ``abort`` (enough when the script is only waiting on
+fetches), and if that is not answered within ``ABORT_WAIT_S`` it kills the worker, which the
+pool replaces. A timed-out worker is recycled either way, so killing it costs nothing extra.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from skillmarket.runtime.sandbox.channel import ChannelClosed, FrameChannel, Pro
 from skillmarket.runtime.sandbox.interfaces import Limits, SandboxConfig
 from skillmarket.runtime.sandbox.process import WorkerProcess, start_worker
 
-GRACE_S = 0.15
-ABORT_WAIT_S = 0.08
+GRACE_S = 0.05
+ABORT_WAIT_S = 0.05
 _HEADROOM = 64 << 20  # worker interpreter + engine bookkeeping on top of the largest profile
 _MAX_PROFILE_MEMORY = 128 << 20
 
