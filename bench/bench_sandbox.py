@@ -91,6 +91,7 @@ async def throughput(
     done = 0
 
     async def caller() -> None:
+        """Invoke back to back until the deadline."""
         nonlocal done
         while time.perf_counter() < deadline:
             await runtime.run(language, code, doc)

@@ -54,6 +54,7 @@ def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):  # n
 
 def _disabled(what: str):
     def thrower(*_args, **_kwargs):
+        """Refuse, whatever the arguments."""
         raise SandboxForbidden(f"SCRIPT_FORBIDDEN: {what} is disabled in the sandbox")
 
     return thrower
