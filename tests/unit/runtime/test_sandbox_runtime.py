@@ -183,3 +183,62 @@ class TestLifecycle:
             return result.output
 
         assert asyncio.run(scenario()) == "x"
+
+
+class TestChannelLimits:
+    @pytest.mark.parametrize(
+        ("language", "code"),
+        [
+            ("javascript", 'return "\\u0001".repeat(1 << 20)'),
+            ("python", 'output = "\\x01" * (1 << 20)'),
+        ],
+    )
+    def test_output_at_the_limit_of_escaped_characters_succeeds(self, sandbox, language, code):
+        # JSON spends 6 bytes per control character; the channel must still carry 1 MiB of them.
+        assert len(sandbox.run(language, code).output) == 1 << 20
+
+    def test_input_of_escaped_characters_succeeds(self, sandbox):
+        data = "\x02" * (1 << 20)
+        assert sandbox.run("javascript", "return String(input.length)", data).output == str(1 << 20)
+        assert sandbox.run("python", "output = str(len(input))", data).output == str(1 << 20)
+
+
+class TestJavaScriptStrings:
+    @pytest.mark.parametrize(
+        "expression",
+        [
+            '"[" + "x".repeat(5000) + "]"',
+            '"x".repeat(5000) + "y".repeat(5000)',
+            '(() => { let t = "abc"; for (let i = 0; i < 12; i++) t = t + t; return t })()',
+        ],
+    )
+    def test_concatenated_output_succeeds(self, sandbox, expression):
+        # quickjs-ng returns long concatenations as ropes; the prelude must flatten them.
+        out = sandbox.run("javascript", f"return {expression}").output
+        assert len(out) in (5002, 10000, 3 << 12)
+
+    def test_concatenated_error_message_is_reported(self, sandbox):
+        with pytest.raises(ScriptFailed) as caught:
+            sandbox.run("javascript", 'throw new Error("[" + "x".repeat(5000))')
+        assert caught.value.message.startswith("Error: [xxx")
+
+
+class TestFetchFlood:
+    def test_js_calls_past_the_limit_fail_in_the_script(self, sandbox, upstream):
+        code = """const out = [];
+            for (let i = 0; i < 200; i++) out.push(proxy_fetch("https://api.example.com/x").then(
+              () => "ok", (e) => e.code));
+            const codes = await Promise.all(out);
+            return codes.filter((c) => c === "FETCH_LIMIT").length + "/" + codes.length"""
+        assert sandbox.run("javascript", code, proxy_fetch=upstream).output == "150/200"
+        assert len(upstream.calls) == 50
+
+    def test_python_fetch_loop_fails_flood(self, sandbox, upstream):
+        code = (
+            "while True:\n    try:\n        proxy_fetch('https://api.example.com/x')\n"
+            "    except ProxyFetchError:\n        pass"
+        )
+        with pytest.raises(ScriptFailed) as caught:
+            sandbox.run("python", code, timeout_ms=5000, proxy_fetch=upstream)
+        assert caught.value.details["reason"] == "fetch_flood"
+        assert len(upstream.calls) == 50

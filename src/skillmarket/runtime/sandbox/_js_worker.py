@@ -138,7 +138,7 @@ class Worker:
             self._arm(ctx, deadline)
             main = ctx.eval("(async function (input) {" + message["code"] + "\n})")
             self._arm(ctx, deadline)
-            bridge("start", main, message["input"], message["max_output"])
+            bridge("start", main, message["input"], message["max_output"], message["max_fetches"])
             del main
             return self._drive(ctx, bridge, deadline, message["rid"])
         except _Stop as stop:

@@ -20,6 +20,10 @@
   const wmGet = WeakMap.prototype.get, wmSet = WeakMap.prototype.set;
   const mapSize = Object.getOwnPropertyDescriptor(Map.prototype, 'size').get;
   const join = Array.prototype.join;
+  const strSlice = String.prototype.slice;
+  // quickjs-ng keeps long concatenations as ropes, which the Python binding cannot convert
+  // ("Unknown quickjs tag: -6"); slice() returns a flat copy. Every string leaving goes here.
+  const flat = (s) => apply(strSlice, s, [0]);
   const EvalErr = EvalError;
   const forbidden = new WeakSet();
   const fetchErrors = new WeakMap();
@@ -63,7 +67,13 @@
   }
   lock(G, 'ProxyFetchError', ProxyFetchError);
   const asText = (v) => (v === undefined || v === null ? null : Str(v));
+  let maxFetches = 0;
   const proxyFetch = function proxy_fetch(url, opts) {
+    if (nextId > maxFetches) {
+      // Refused here, so a loop of calls never floods the host with requests.
+      const err = new ProxyFetchError(`at most ${maxFetches} proxy_fetch calls per run`, 'FETCH_LIMIT');
+      return new PromiseCtor((_, reject) => reject(err));
+    }
     const o = opts === undefined || opts === null ? {} : opts;
     const headers = create(null);
     if (o.headers !== undefined && o.headers !== null) {
@@ -123,20 +133,21 @@
     status = 2;
     failure = describe(err);
   };
-  return (op, a, b, c) => {
+  return (op, a, b, c, d) => {
     if (op === 'start') {
       maxOutput = c;
+      maxFetches = d;
       apply(then, a(b), [onDone, onFail]);
       return null;
     }
     if (op === 'status') return status;
-    if (op === 'output') return output;
-    if (op === 'failure') return failure;
-    if (op === 'describe') return describe(a);
+    if (op === 'output') return flat(output);
+    if (op === 'failure') return flat(failure);
+    if (op === 'describe') return flat(describe(a));
     if (op === 'drain') {
       const out = '[' + apply(join, queue, [',']) + ']';
       queue = [];
-      return out;
+      return flat(out);
     }
     if (op === 'pending') return apply(mapSize, pending, []);
     if (op === 'settle') {

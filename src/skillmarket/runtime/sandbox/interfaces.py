@@ -124,6 +124,19 @@ class SandboxConfig:
     bwrap_path: str = "bwrap"
     start_timeout_s: float = 10.0
 
+    def frame_limit(self) -> int:
+        """Largest channel frame either side accepts: any legal payload, JSON-escaped.
+
+        JSON may spend 6 bytes per character (``\u0001``), so a legal 1 MiB output of control
+        characters must still fit; anything larger is a protocol violation.
+        """
+        payload = max(
+            self.max_code_bytes + self.max_input_bytes,
+            self.max_output_bytes,
+            self.max_fetch_body_bytes,
+        )
+        return 6 * payload + (1 << 16)
+
     def workers(self, language: Language) -> int:
         """Resolved pool size for a language."""
         size = self.js_workers if language == "javascript" else self.python_workers

@@ -43,14 +43,14 @@ class JsWorker:
     @classmethod
     async def start(cls, config: SandboxConfig) -> JsWorker:
         """Start a worker and wait until it reports that every layer is applied."""
-        max_frame = config.max_code_bytes + config.max_input_bytes + (1 << 16)
+        max_frame = config.frame_limit()
         settings = {
             "quickjs_path": _quickjs_dir(),
             "memory_ceiling": _MAX_PROFILE_MEMORY + _HEADROOM,
             "max_frame": max_frame,
         }
         proc = await start_worker("_js_worker.py", config, settings, socket.SOCK_STREAM)
-        channel = FrameChannel(proc.sock, max(max_frame, config.max_output_bytes * 4 + (1 << 16)))
+        channel = FrameChannel(proc.sock, max_frame)
         try:
             hello = await asyncio.wait_for(channel.recv(), config.start_timeout_s)
         except (TimeoutError, ChannelClosed, ProtocolViolation) as exc:
@@ -89,6 +89,7 @@ class JsWorker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limits.timeout_ms / 1000
         tasks: set[asyncio.Task[None]] = set()
+        fetches = 0
         try:
             await self.channel.send(
                 {
@@ -99,6 +100,7 @@ class JsWorker:
                     "timeout_ms": limits.timeout_ms,
                     "memory_bytes": limits.memory_bytes,
                     "max_output": limits.max_output_bytes,
+                    "max_fetches": bridge.max_fetches,
                 }
             )
             while True:
@@ -108,6 +110,9 @@ class JsWorker:
                 if frame.get("type") == "done":
                     return frame
                 if frame.get("type") == "fetch":
+                    fetches += 1
+                    if fetches > bridge.max_fetches:  # the prelude stops at the limit
+                        raise ProtocolViolation("more fetch requests than the prelude allows")
                     task = asyncio.ensure_future(
                         self._settle(rid, frame.get("request"), bridge, deadline)
                     )

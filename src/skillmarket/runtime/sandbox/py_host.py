@@ -77,7 +77,7 @@ class Zygote:
     ) -> dict[str, Any]:
         """Fork a child for one script; returns the outcome dict."""
         self.runs += 1
-        max_frame = max(self.config.max_fetch_body_bytes, limits.max_output_bytes) * 4 + (1 << 16)
+        max_frame = self.config.frame_limit()
         ours, theirs = socket.socketpair()
         channel = FrameChannel(ours, max_frame)
         loop = asyncio.get_running_loop()
@@ -99,6 +99,10 @@ class Zygote:
             )
             done = await self._converse(channel, bridge, deadline)
             report = None
+            if done is not None and done.pop("_kill", False):
+                await self.control.send({"op": "kill", "id": self.runs})
+                await asyncio.wait_for(self._exit_report(), EXIT_WAIT_S)
+                return done
             if done is not None:
                 # A child exits right after its last frame; one that lingers is killed at the
                 # deadline like any other (a script can forge frames, not outlive its budget).
@@ -136,6 +140,17 @@ class Zygote:
             if frame.get("type") != "fetch":
                 return {"kind": "_closed"}
             fetch_id += 1
+            if fetch_id > 2 * bridge.max_fetches + 10:
+                # Refusals past the limit are cheap but not free; a script that keeps asking
+                # (or writes raw frames) would otherwise spend host CPU until its deadline.
+                return {
+                    "kind": "error",
+                    "name": "ProxyFetchError",
+                    "line": None,
+                    "_kill": True,
+                    "reason": "fetch_flood",
+                    "message": f"too many proxy_fetch calls (limit {bridge.max_fetches})",
+                }
             try:
                 ok, payload = await asyncio.wait_for(
                     bridge.serve(fetch_id, frame.get("request")), max(deadline - loop.time(), 0)
