@@ -21,8 +21,13 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 
-from skillmarket.runtime import ScriptMemoryExceeded, ScriptTimeout
-from skillmarket.runtime.sandbox import FetchResponse, SandboxConfig, ScriptRuntime
+from skillmarket.runtime.sandbox import (
+    FetchResponse,
+    SandboxConfig,
+    ScriptMemoryExceeded,
+    ScriptRuntime,
+    ScriptTimeout,
+)
 from skillmarket.runtime.sandbox.js_host import JsWorker
 from skillmarket.runtime.sandbox.py_host import Zygote
 from skillmarket.runtime.sandbox.testing import LocalUpstream

@@ -1,39 +1,6 @@
-"""Skill execution runtime. The script sandbox lives in :mod:`skillmarket.runtime.sandbox`."""
+"""Skill execution runtime.
 
-from skillmarket.runtime.errors import (
-    ProxyFetchFailed,
-    SandboxDied,
-    SandboxUnavailable,
-    ScriptFailed,
-    ScriptForbidden,
-    ScriptMemoryExceeded,
-    ScriptOutputTooLarge,
-    ScriptRuntimeError,
-    ScriptTimeout,
-)
-from skillmarket.runtime.sandbox import (
-    FetchRequest,
-    FetchResponse,
-    ProxyFetch,
-    SandboxConfig,
-    ScriptResult,
-    ScriptRuntime,
-)
-
-__all__ = [
-    "FetchRequest",
-    "FetchResponse",
-    "ProxyFetch",
-    "ProxyFetchFailed",
-    "SandboxConfig",
-    "SandboxDied",
-    "SandboxUnavailable",
-    "ScriptFailed",
-    "ScriptForbidden",
-    "ScriptMemoryExceeded",
-    "ScriptOutputTooLarge",
-    "ScriptResult",
-    "ScriptRuntime",
-    "ScriptRuntimeError",
-    "ScriptTimeout",
-]
+Sub-packages stay independent and are imported directly: the script sandbox is
+:mod:`skillmarket.runtime.sandbox` (its typed errors in :mod:`skillmarket.runtime.errors`).
+Nothing is imported here, so loading one part of the runtime never starts another.
+"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import skillmarket.runtime as runtime_package
+import skillmarket.runtime.sandbox as sandbox_package
 from skillmarket.errors import SkillmarketError
 from skillmarket.runtime import errors
 
@@ -46,6 +46,6 @@ class TestErrors:
         assert errors.ProxyFetchFailed("x").code == "PROXY_FETCH_FAILED"
 
     def test_exports_are_complete(self):
-        assert set(errors.__all__) <= set(runtime_package.__all__)
-        for name in runtime_package.__all__:
-            assert getattr(runtime_package, name) is not None
+        assert set(errors.__all__) <= set(sandbox_package.__all__)
+        for name in sandbox_package.__all__:
+            assert getattr(sandbox_package, name) is not None

@@ -3,6 +3,17 @@
 See docs/sandbox.md for the layers, the interface and the limits.
 """
 
+from skillmarket.runtime.errors import (
+    ProxyFetchFailed,
+    SandboxDied,
+    SandboxUnavailable,
+    ScriptFailed,
+    ScriptForbidden,
+    ScriptMemoryExceeded,
+    ScriptOutputTooLarge,
+    ScriptRuntimeError,
+    ScriptTimeout,
+)
 from skillmarket.runtime.sandbox.interfaces import (
     PROFILES,
     FetchRequest,
@@ -26,7 +37,16 @@ __all__ = [
     "Profile",
     "ProfileName",
     "ProxyFetch",
+    "ProxyFetchFailed",
     "SandboxConfig",
+    "SandboxDied",
+    "SandboxUnavailable",
+    "ScriptFailed",
+    "ScriptForbidden",
+    "ScriptMemoryExceeded",
+    "ScriptOutputTooLarge",
     "ScriptResult",
     "ScriptRuntime",
+    "ScriptRuntimeError",
+    "ScriptTimeout",
 ]

@@ -140,7 +140,7 @@ class TestUnprivilegedService:
     SCRIPT = textwrap.dedent(
         """
         import asyncio, sys
-        from skillmarket.runtime import SandboxUnavailable, ScriptRuntime, SandboxConfig
+        from skillmarket.runtime.sandbox import SandboxUnavailable, ScriptRuntime, SandboxConfig
         async def main(allow):
             config = SandboxConfig(allow_unprivileged=allow, js_workers=1, python_workers=1)
             runtime = ScriptRuntime(config)
