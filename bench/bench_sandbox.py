@@ -20,6 +20,7 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from skillmarket.runtime.sandbox import (
     FetchResponse,
@@ -107,6 +108,28 @@ async def throughput(
     return done / (time.perf_counter() - start)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process, its reaped children and its live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return 0.0
+    total = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    return total + sum(tree_cpu_seconds(int(child)) for child in children)
+
+
+async def cpu_per_invocation(runtime: ScriptRuntime, language: str, code: str, doc: str, n: int):
+    """(host ms, sandbox ms) of CPU per invocation, sequentially, on every worker of the pool."""
+    pids = runtime.worker_pids()[language]
+    host0, work0 = time.process_time(), sum(map(tree_cpu_seconds, pids))
+    for _ in range(n):
+        await runtime.run(language, code, doc)
+    host1, work1 = time.process_time(), sum(map(tree_cpu_seconds, pids))
+    return (host1 - host0) / n * 1000, (work1 - work0) / n * 1000
+
+
 async def stop_time(
     runtime: ScriptRuntime, language: str, code: str, error: type, **kwargs
 ) -> float:
@@ -141,9 +164,10 @@ async def main(quick: bool) -> None:
     n_js, n_py, tp_seconds = (100, 60, 1.5) if quick else (400, 250, 4.0)
     doc = orders_document()
     upstream = LocalUpstream({"https://api.example.com/": lambda r: FetchResponse(200, {}, "pong")})
-    runtime = ScriptRuntime(SandboxConfig())
+    runtime = ScriptRuntime(SandboxConfig(recycle_after=100_000))  # no recycling mid-measure
     await runtime.start()
     config = runtime.config
+    print(f"load average {os.getloadavg()[0]:.2f} (other processes skew wall-clock figures)")
     print(
         f"sandbox benchmark: {os.cpu_count()} cores, pools {config.workers('javascript')} JS "
         f"workers / {config.workers('python')} zygotes, bwrap layer {config.bwrap}, "
@@ -173,6 +197,19 @@ async def main(quick: bool) -> None:
         ):
             rate = await throughput(runtime, language, code, doc, tp_seconds)
             row(f"{language} transform", f"{rate:.0f} /s", goal)
+
+        print("CPU per invocation (load-independent; capacity = cores / CPU per invocation)")
+        for language, code, n in (
+            ("javascript", JS_TRANSFORM, n_js),
+            ("python", PY_TRANSFORM, n_py),
+        ):
+            host, work = await cpu_per_invocation(runtime, language, code, doc, n)
+            capacity = (os.cpu_count() or 1) * 1000 / (host + work)
+            row(
+                f"{language} host + sandbox CPU",
+                f"{host:.2f} + {work:.2f} ms",
+                f"~{capacity:.0f}/s",
+            )
 
         print("proxy_fetch overhead (one fetch to a local upstream, minus a run without it)")
         for language, with_fetch, without in (

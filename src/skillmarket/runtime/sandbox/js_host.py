@@ -128,7 +128,8 @@ class JsWorker:
     async def _next(self, rid: int, timeout: float) -> dict[str, Any] | None:
         while True:
             try:
-                frame = await asyncio.wait_for(self.channel.recv(), max(timeout, 0))
+                async with asyncio.timeout(max(timeout, 0)):  # no Task per call, unlike wait_for
+                    frame = await self.channel.recv()
             except TimeoutError:
                 return None
             if frame.get("rid") == rid:

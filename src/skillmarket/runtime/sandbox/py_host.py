@@ -107,9 +107,8 @@ class Zygote:
                 # A child exits right after its last frame; one that lingers is killed at the
                 # deadline like any other (a script can forge frames, not outlive its budget).
                 with contextlib.suppress(TimeoutError):
-                    report = await asyncio.wait_for(
-                        self._exit_report(), max(deadline - loop.time(), 0.05)
-                    )
+                    async with asyncio.timeout(max(deadline - loop.time(), 0.05)):
+                        report = await self._exit_report()
             killed_by_us = report is None
             if killed_by_us:
                 await self.control.send({"op": "kill", "id": self.runs})
@@ -130,7 +129,8 @@ class Zygote:
         fetch_id = 0
         while True:
             try:
-                frame = await asyncio.wait_for(channel.recv(), max(deadline - loop.time(), 0))
+                async with asyncio.timeout_at(deadline):  # no Task per call, unlike wait_for
+                    frame = await channel.recv()
             except TimeoutError:
                 return None
             except (ChannelClosed, ProtocolViolation):
