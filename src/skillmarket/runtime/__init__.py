@@ -1,1 +1,6 @@
-"""Runtime: the sandboxes that run skill code, the step executors and the egress guard."""
+"""Skill execution runtime.
+
+Sub-packages stay independent and are imported directly: the script sandbox is
+:mod:`skillmarket.runtime.sandbox` (its typed errors in :mod:`skillmarket.runtime.errors`).
+Nothing is imported here, so loading one part of the runtime never starts another.
+"""
