@@ -27,3 +27,4 @@ class EventType(StrEnum):
     SKILL_FAIL = "skill.fail"
     SKILL_EXPIRE = "skill.expire"
     SKILL_TERMINATE = "skill.terminate"
+    PROXY_CALL = "proxy.call"
