@@ -35,6 +35,7 @@ from skillmarket.catalog.manifest import LlmStep
 from skillmarket.config import Settings
 from skillmarket.runtime.steps.errors import (
     LlmError,
+    LlmModelUnpriced,
     LlmResponseInvalid,
     LlmTimeout,
     LlmUsageMissing,
@@ -176,8 +177,9 @@ class LlmStepExecutor:
                 body, attempts = await self._post(request, meta, timeout)
         except TimeoutError:
             raise self._timeout(meta, timeout) from None
-        parsed = parse_completion(body, meta={**meta, "attempts": attempts})
-        result = self._metered(step, parsed, attempts, started)
+        meta["attempts"] = attempts
+        parsed = parse_completion(body, meta=meta)
+        result = self._metered(step, parsed, meta, started)
         log.debug(
             "llm step done: invocation=%s model=%s prompt_tokens=%d completion_tokens=%d "
             "cost_micros=%d source=%s attempts=%d latency_ms=%d",
@@ -207,7 +209,8 @@ class LlmStepExecutor:
                 )
                 return raw.content, attempt
             except openai.APIStatusError as exc:
-                if attempt <= self.max_retries and _retryable(exc.status_code):
+                time_left = deadline - time.monotonic() > self.retry_backoff_seconds
+                if attempt <= self.max_retries and _retryable(exc.status_code) and time_left:
                     log.warning(
                         "llm call failed, retrying: invocation=%s model=%s status=%d",
                         meta["invocation_id"],
@@ -261,15 +264,19 @@ class LlmStepExecutor:
         )
 
     def _metered(
-        self, step: LlmStep, parsed: ParsedCompletion, attempts: int, started: float
+        self, step: LlmStep, parsed: ParsedCompletion, meta: dict[str, Any], started: float
     ) -> LlmStepResult:
         cost = parsed.upstream_cost_micros
         source: Literal["upstream", "table"] = "upstream"
         if cost is None:
             source = "table"
-            cost = self.price_table.cost_micros(
-                step.model, parsed.prompt_tokens, parsed.completion_tokens
-            )
+            price = self.price_table.get(step.model)
+            if price is None:
+                raise LlmModelUnpriced(
+                    f"model {step.model!r} has no price and the upstream reported no cost",
+                    details={**meta, "response_id": parsed.response_id},
+                )
+            cost = price.cost_micros(parsed.prompt_tokens, parsed.completion_tokens)
         elif cost == 0 and parsed.prompt_tokens + parsed.completion_tokens > 0:
             log.warning("llm upstream reported cost 0 for a call with tokens: model=%s", step.model)
         return LlmStepResult(
@@ -280,7 +287,7 @@ class LlmStepExecutor:
             upstream_cost_micros=cost,
             latency_ms=round((time.perf_counter() - started) * 1000),
             cost_source=source,
-            attempts=attempts,
+            attempts=meta["attempts"],
             response_id=parsed.response_id,
             upstream_model=parsed.upstream_model,
             finish_reason=parsed.finish_reason,

@@ -178,7 +178,12 @@ class TestLlmStepExecutorMetering:
 
     def test_run_fails_unpriced_model(self, openai_server):
         err = run_fails(openai_server, "LLM_MODEL_UNPRICED", step=make_step(model="mistral/x"))
-        assert err.details["model"] == "mistral/x"
+        assert err.details == {
+            "model": "mistral/x",
+            "invocation_id": INVOCATION,
+            "attempts": 1,
+            "response_id": "chatcmpl-1",
+        }
 
     def test_run_uses_given_price_table(self, openai_server):
         openai_server.script(Reply.completion(prompt_tokens=1_000_000, completion_tokens=0))
@@ -242,6 +247,12 @@ class TestLlmStepExecutorRetries:
             "upstream_type": "invalid_request_error",
             "attempts": 1,
         }
+        assert len(openai_server.requests) == 1
+
+    def test_run_fails_without_retry_when_backoff_exceeds_time_left(self, openai_server):
+        openai_server.script(Reply.error(503), Reply.completion())
+        err = run_fails(openai_server, "LLM_ERROR", timeout_seconds=1, retry_backoff_seconds=5)
+        assert err.details["upstream_status"] == 503
         assert len(openai_server.requests) == 1
 
     def test_run_fails_without_retry_when_retries_off(self, openai_server):
