@@ -240,7 +240,9 @@ class OpenAIServer:
     def start(self) -> OpenAIServer:
         """Bind a free loopback port and serve until :meth:`stop`."""
         self._stopping.clear()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only then,
+        # and without it every answer waits ~40 ms for a delayed ACK (Nagle).
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(
