@@ -233,6 +233,11 @@ class LlmStepExecutor:
                     "cannot reach the LLM upstream",
                     details={**meta, "upstream_status": None, "attempts": attempt},
                 ) from None
+            except openai.OpenAIError as exc:  # anything else the client may raise
+                raise LlmError(
+                    f"the LLM call failed ({type(exc).__name__})",
+                    details={**meta, "upstream_status": None, "attempts": attempt},
+                ) from None
 
     def _status_error(
         self, exc: openai.APIStatusError, meta: dict[str, Any], attempts: int
