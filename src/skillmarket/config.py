@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +62,26 @@ class Settings(BaseSettings):
         "NORMAL",
         pattern="^(NORMAL|FULL)$",
         description="SQLite synchronous pragma. NORMAL survives app crashes; FULL also power loss.",
+    )
+
+    llm_base_url: str = Field(
+        "https://openrouter.ai/api/v1",
+        description="Base URL of the OpenAI-compatible chat-completions API that runs LLM steps.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, description="Bearer key for the LLM API (none: requests carry no Authorization)."
+    )
+    llm_timeout_seconds: float = Field(
+        60.0, gt=0, le=600, description="Most an LLM step may take, retry and back-off included."
+    )
+    llm_max_retries: int = Field(
+        1, ge=0, le=1, description="Retries of an LLM call after a 429 or 5xx (0 or 1)."
+    )
+    llm_retry_backoff_seconds: float = Field(
+        0.5, ge=0, le=10, description="Pause before retrying an LLM call."
+    )
+    llm_price_table_path: Path | None = Field(
+        None, description="JSON file of model prices laid over the built-in LLM price table."
     )
 
     @cached_property

@@ -1,0 +1,1 @@
+"""Step executors: each runs one kind of manifest step (llm, script) and meters it."""

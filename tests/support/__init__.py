@@ -1,0 +1,1 @@
+"""Helpers shared by tests: fake upstream servers and the like."""
