@@ -17,6 +17,8 @@ from skillmarket.config import Settings
 from skillmarket.db import Database
 from skillmarket.services import Services, open_services
 
+pytest_plugins = ["tests.support.openai_server"]
+
 PG_ENV = "SKILLMARKET_TEST_DATABASE_URL"
 PG_SKIP = (
     f"PostgreSQL tests need {PG_ENV}, e.g. "

@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from skillmarket import __version__
-from skillmarket.api import audit, operators, passports, skills
+from skillmarket.api import audit, invocations, operators, passports, skills
 from skillmarket.api.errors import install_error_handlers
 from skillmarket.api.limits import BodySizeLimit
+from skillmarket.invocations.engine import Engine
 from skillmarket.services import Services
 
 DESCRIPTION = """\
@@ -41,11 +42,15 @@ def create_app(services: Services) -> FastAPI:
     """Build the app around already-opened ``services``."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = Engine(services.settings, services.invocations)
+        app.state.queue = engine.queue
+        await engine.start()
         signer = asyncio.create_task(_sign_checkpoints(services))
         try:
             yield
         finally:
+            await engine.stop()
             signer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await signer
@@ -56,6 +61,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.include_router(invocations.router)
     app.include_router(skills.router)
     app.include_router(skills.public_router)
     app.include_router(operators.router)

@@ -1,0 +1,87 @@
+"""The invocation engine of one server process: sandbox, LLM executor, egress guard, runner,
+queue and the expiry sweeper, started and stopped with the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from skillmarket.config import Settings
+from skillmarket.invocations.proxy import proxy_for
+from skillmarket.invocations.runner import InProcessQueue, InvocationRunner
+from skillmarket.invocations.services import InvocationService
+from skillmarket.runtime.egress import EgressGuard
+from skillmarket.runtime.sandbox import ScriptRuntime
+from skillmarket.runtime.steps.llm import LlmStepExecutor
+
+logger = logging.getLogger(__name__)
+
+
+class LazyScriptRuntime:
+    """The sandbox pool, started on the first script step (a server that only serves open
+    and LLM skills never forks a worker)."""
+
+    def __init__(self) -> None:
+        self.runtime = ScriptRuntime()
+        self._started = False
+        self._lock = asyncio.Lock()
+
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        """Start the pool if needed, then run the script."""
+        if not self._started:
+            async with self._lock:
+                if not self._started:
+                    await self.runtime.start()
+                    self._started = True
+        return await self.runtime.run(*args, **kwargs)
+
+    async def close(self) -> None:
+        """Stop the workers, if they were started."""
+        if self._started:
+            await self.runtime.close()
+
+
+class Engine:
+    """Everything that runs invocations in this process."""
+
+    def __init__(self, settings: Settings, invocations: InvocationService):
+        self.settings = settings
+        self.invocations = invocations
+        self.scripts = LazyScriptRuntime()
+        self.llm = LlmStepExecutor.from_settings(settings)
+        self.guard = EgressGuard()
+        self.runner = InvocationRunner(
+            invocations, self.scripts, self.llm, proxy_for(invocations, self.guard)
+        )
+        self.queue = InProcessQueue(self.runner.run, settings.invocation_concurrency)
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Fail and refund what a previous process left running, then start sweeping."""
+        recovered = await run_in_threadpool(self.invocations.recover_interrupted)
+        if recovered:
+            logger.warning("failed and refunded %d invocations left running by a stop", recovered)
+        self._sweeper = asyncio.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sweep_interval_seconds)
+            try:
+                await run_in_threadpool(self.invocations.expire_due)
+            except Exception:  # noqa: BLE001  (sweep again later; the failure is logged)
+                logger.exception("sweeping expired invocations failed")
+
+    async def stop(self) -> None:
+        """Finish the work under way, then release every resource."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.queue.close()
+        await self.scripts.close()
+        await self.llm.aclose()
+        await self.guard.aclose()
