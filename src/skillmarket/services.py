@@ -13,6 +13,8 @@ from skillmarket.catalog.services import CatalogService
 from skillmarket.config import Settings
 from skillmarket.db import Database
 from skillmarket.identity.services import IdentityService
+from skillmarket.ledger.providers import provider_named
+from skillmarket.ledger.services import LedgerService
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,7 @@ class Services:
     db: Database
     identity: IdentityService
     catalog: CatalogService
+    ledger: LedgerService
 
     def close(self) -> None:
         """Release the database connections."""
@@ -41,8 +44,19 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     )
     if migrate:
         migrations.upgrade(db.engine)
+    identity = IdentityService(db)
+    ledger = LedgerService(
+        db,
+        identity=identity,
+        provider=provider_named(settings.payment_provider),
+        allowances=settings.monthly_allowances(),  # type: ignore[arg-type]
+    )
     return Services(
-        settings=settings, db=db, identity=IdentityService(db), catalog=CatalogService(db)
+        settings=settings,
+        db=db,
+        identity=identity,
+        catalog=CatalogService(db),
+        ledger=ledger,
     )
 
 

@@ -13,3 +13,4 @@ class EventType(StrEnum):
     API_KEY_REVOKE = "api_key.revoke"
     SKILL_PUBLISH = "skill.publish"
     SKILL_DEPRECATE = "skill.deprecate"
+    LEDGER_POSTING = "ledger.posting"

@@ -28,6 +28,18 @@ def event_leaf_bytes(event: dict[str, Any]) -> bytes:
     return LEAF_DOMAIN + rfc8785.dumps(event)
 
 
+def lock(conn: Connection) -> None:
+    """Take the log's append lock now, before the transaction locks any row of its own.
+
+    Every appending transaction holds this lock until it commits. A use case that will both
+    lock its own rows (a wallet balance, a hold) and append takes it first, so all such
+    transactions queue in one global order and never wait on each other in a cycle
+    (PostgreSQL; SQLite serialises write transactions anyway). Appending takes it again; that
+    is harmless.
+    """
+    conn.execute(_lock_head)
+
+
 def record(
     conn: Connection,
     type: EventType,
