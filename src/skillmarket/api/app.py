@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from skillmarket import __version__
-from skillmarket.api import operators, skills
+from skillmarket.api import operators, skills, wallet
 from skillmarket.api.errors import install_error_handlers
 from skillmarket.api.limits import BodySizeLimit
 from skillmarket.services import Services
@@ -25,6 +25,7 @@ def create_app(services: Services) -> FastAPI:
     install_error_handlers(app)
     app.include_router(skills.router)
     app.include_router(operators.router)
+    app.include_router(wallet.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from skillmarket.cli import admin, skills
+from skillmarket.cli import admin, skills, wallet
 from skillmarket.cli.output import fail
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(admin.operator_app, name="operator")
+app.add_typer(wallet.wallet_app, name="wallet")
 for command in (skills.publish, skills.search, skills.show, skills.mine, skills.deprecate):
     app.command()(command)
 
