@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from skillmarket.db import UtcDateTime
 from skillmarket.ledger import accounts
 from skillmarket.ledger.book import Posting, insert_ignore
 from skillmarket.ledger.errors import HoldAlreadySettled, HoldNotFound
@@ -22,6 +23,41 @@ from skillmarket.ledger.tables import ledger_allowance_usage, ledger_holds
 
 _usage = ledger_allowance_usage.c
 _holds = ledger_holds.c
+_take_unit = (
+    sa.update(ledger_allowance_usage)
+    .where(
+        _usage.operator_id == sa.bindparam("buyer"),
+        _usage.month == sa.bindparam("month_"),
+        _usage.used < sa.bindparam("limit"),
+    )
+    .values(used=_usage.used + 1)
+)
+_give_unit = (
+    sa.update(ledger_allowance_usage)
+    .where(
+        _usage.operator_id == sa.bindparam("buyer"),
+        _usage.month == sa.bindparam("month_"),
+        _usage.used > 0,
+    )
+    .values(used=_usage.used - 1)
+)
+_lock_hold = (
+    sa.select(ledger_holds)
+    .where(_holds.invocation_id == sa.bindparam("invocation"))
+    .with_for_update()
+)
+_settle = (
+    sa.update(ledger_holds)
+    .where(_holds.invocation_id == sa.bindparam("invocation"), _holds.status == "held")
+    .values(
+        status=sa.bindparam("status_"),
+        outcome=sa.bindparam("outcome_"),
+        charged=sa.bindparam("charged_"),
+        charge=sa.bindparam("charge_", type_=sa.JSON),
+        settled_at=sa.bindparam("settled_at_", type_=UtcDateTime),
+    )
+)
+insert_hold = ledger_holds.insert()
 
 
 def hold_from(values: Mapping[str, Any]) -> Hold:
@@ -56,11 +92,7 @@ def take_allowance(conn: Connection, buyer_id: str, limit: int, month: str) -> b
     insert_ignore(
         conn, ledger_allowance_usage, [{"operator_id": buyer_id, "month": month, "used": 0}]
     )
-    taken = conn.execute(
-        sa.update(ledger_allowance_usage)
-        .where(_usage.operator_id == buyer_id, _usage.month == month, _usage.used < limit)
-        .values(used=_usage.used + 1)
-    ).rowcount
+    taken = conn.execute(_take_unit, {"buyer": buyer_id, "month_": month, "limit": limit}).rowcount
     return taken == 1
 
 
@@ -68,22 +100,12 @@ def give_back_allowance(conn: Connection, row: sa.Row) -> None:
     """Uncount the allowance unit a hold took (the invocation did not succeed)."""
     if row.allowance_month is None:
         return
-    conn.execute(
-        sa.update(ledger_allowance_usage)
-        .where(
-            _usage.operator_id == row.buyer_id,
-            _usage.month == row.allowance_month,
-            _usage.used > 0,
-        )
-        .values(used=_usage.used - 1)
-    )
+    conn.execute(_give_unit, {"buyer": row.buyer_id, "month_": row.allowance_month})
 
 
 def locked_hold(conn: Connection, invocation_id: str) -> sa.Row:
     """The hold row, locked for this transaction (``HOLD_NOT_FOUND`` if there is none)."""
-    row = conn.execute(
-        sa.select(ledger_holds).where(_holds.invocation_id == invocation_id).with_for_update()
-    ).first()
+    row = conn.execute(_lock_hold, {"invocation": invocation_id}).first()
     if row is None:
         raise hold_not_found(invocation_id)
     return row
@@ -99,15 +121,15 @@ def settle_row(
 ) -> None:
     """Mark the hold captured or released, storing the charge; only ever from ``held``."""
     settled = conn.execute(
-        sa.update(ledger_holds)
-        .where(_holds.invocation_id == row.invocation_id, _holds.status == "held")
-        .values(
-            status=status,
-            outcome=outcome,
-            charged=charge.total_micros if charge else 0,
-            charge=charge.model_dump(mode="json") if charge else None,
-            settled_at=now,
-        )
+        _settle,
+        {
+            "invocation": row.invocation_id,
+            "status_": status,
+            "outcome_": outcome,
+            "charged_": charge.total_micros if charge else 0,
+            "charge_": charge.model_dump(mode="json") if charge else None,
+            "settled_at_": now,
+        },
     ).rowcount
     if settled != 1:  # unreachable under the lock; the condition makes settling twice impossible
         raise HoldAlreadySettled(

@@ -68,11 +68,10 @@ from skillmarket.ledger.pricing import (
     settle,
 )
 from skillmarket.ledger.providers import ManualPaymentProvider, PaymentProvider
-from skillmarket.ledger.tables import ledger_allowance_usage, ledger_holds
+from skillmarket.ledger.tables import ledger_holds
 from skillmarket.ledger.views import allowance_used, ledger_page, wallet_balances
 
 MAX_ESTIMATE_MICROS = 1_000_000_000_000
-_usage = ledger_allowance_usage.c
 _holds = ledger_holds.c
 
 
@@ -157,8 +156,10 @@ class LedgerService:
         check_amount(estimate, maximum=MAX_ESTIMATE_MICROS, allow_zero=True)
         if max_cost is not None:
             check_amount(max_cost, maximum=MAX_ESTIMATE_MICROS, allow_zero=True)
-        buyer = self.identity.get_operator(buyer_id)
-        publisher_tier = self.identity.get_operator(skill.publisher_id).tier
+        # One identity lookup: the buyer's tier prices a free skill (allowance), the publisher's
+        # tier sets a paid skill's commission. An unknown buyer fails when its accounts open.
+        paid = skill.price_cents > 0
+        tier = self.identity.get_operator(skill.publisher_id if paid else buyer_id).tier
         now = self.clock()
         with self.transaction(conn) as tx:
             if tx.execute(
@@ -168,12 +169,12 @@ class LedgerService:
                     f"invocation {invocation_id!r} already has a hold",
                     details={"invocation_id": invocation_id},
                 )
-            month = None
-            if skill.price_cents > 0:
+            month, commission = None, 0
+            if paid:
                 price_kind, price = "list", cents_to_micros(skill.price_cents)
+                commission = COMMISSION_PERCENT[tier]
             else:
-                limit = self.allowances[buyer.tier]
-                covered = holds.take_allowance(tx, buyer_id, limit, month_of(now))
+                covered = holds.take_allowance(tx, buyer_id, self.allowances[tier], month_of(now))
                 price_kind, price = free_skill_price(covered)
                 month = month_of(now) if covered else None
             amount = hold_amount(price, estimate, max_cost)
@@ -216,14 +217,14 @@ class LedgerService:
                 "amount": amount,
                 "price": price,
                 "price_kind": price_kind,
-                "commission_percent": COMMISSION_PERCENT[publisher_tier],
+                "commission_percent": commission,
                 "estimate": estimate,
                 "max_cost": max_cost,
                 "allowance_month": month,
                 "status": "held",
                 "created_at": now,
             }
-            tx.execute(ledger_holds.insert().values(**values))
+            tx.execute(holds.insert_hold, values)
         return holds.hold_from(values)
 
     def capture(
@@ -262,7 +263,9 @@ class LedgerService:
                 outcome=outcome,
                 metered=[MeteredCost(s.step, s.type, s.upstream_micros) for s in compute],
             )
-            ensure_operator_accounts(tx, row.publisher_id, now)
+            postings = holds.capture_postings(row, settlement)
+            if any(p.credit == accounts.earnings(row.publisher_id) for p in postings if p.amount):
+                ensure_operator_accounts(tx, row.publisher_id, now)
             entry_id = open_entry(
                 tx,
                 kind="capture",
@@ -275,7 +278,7 @@ class LedgerService:
             post_all(
                 tx,
                 entry_id,
-                holds.capture_postings(row, settlement),
+                postings,
                 entry_kind="capture",
                 actor=row.buyer_id,
                 now=now,
