@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _all_error_classes() -> list[type[SkillmarketError]]:
     for module in pkgutil.walk_packages(skillmarket.__path__, "skillmarket."):
-        if ".migrations" not in module.name:
+        # Migrations run under Alembic, and the sandbox's _worker scripts inside its workers.
+        leaf = module.name.rsplit(".", 1)[-1]
+        if ".migrations" not in module.name and not leaf.startswith("_"):
             importlib.import_module(module.name)
     found, todo = [], [SkillmarketError]
     while todo:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,35 @@ class Settings(BaseSettings):
     llm_price_table_path: Path | None = Field(
         None, description="JSON file of model prices laid over the built-in LLM price table."
     )
+
+    monthly_allowance_free: int = Field(
+        100, ge=0, description="Free-skill invocations a free-tier buyer gets each month."
+    )
+    monthly_allowance_developer: int = Field(
+        1_000, ge=0, description="Free-skill invocations a developer-tier buyer gets each month."
+    )
+    monthly_allowance_studio: int = Field(
+        10_000, ge=0, description="Free-skill invocations a studio-tier buyer gets each month."
+    )
+    monthly_allowance_enterprise: int = Field(
+        100_000,
+        ge=0,
+        description="Free-skill invocations an enterprise-tier buyer gets each month.",
+    )
+    payment_provider: Literal["manual"] = Field(
+        "manual",
+        description="Where deposits are confirmed and payouts sent. `manual`: an admin moves "
+        "the money by hand and records it.",
+    )
+
+    def monthly_allowances(self) -> dict[str, int]:
+        """The free-skill allowance of each buyer tier."""
+        return {
+            "free": self.monthly_allowance_free,
+            "developer": self.monthly_allowance_developer,
+            "studio": self.monthly_allowance_studio,
+            "enterprise": self.monthly_allowance_enterprise,
+        }
 
     @cached_property
     def resolved_database_url(self) -> str:

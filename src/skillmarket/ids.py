@@ -16,6 +16,8 @@ PREFIXES = {
     "invocation": "sinv",
     "passport": "pp",
     "event": "evt",
+    "ledger_entry": "txn",
+    "posting": "pst",
 }
 
 

@@ -18,6 +18,9 @@ from skillmarket.crypto.sealing import SealingKey
 from skillmarket.db import Database
 from skillmarket.identity.passport_service import PassportService
 from skillmarket.identity.services import IdentityService
+from skillmarket.invocations.services import InvocationService
+from skillmarket.ledger.providers import provider_named
+from skillmarket.ledger.services import LedgerService
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ class Services:
     audit: AuditService
     key_provider: LocalKeyProvider
     sealing_key: SealingKey
+    ledger: LedgerService
+    invocations: InvocationService
 
     def close(self) -> None:
         """Release the database connections."""
@@ -52,15 +57,26 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         migrations.upgrade(db.engine)
     key_provider = LocalKeyProvider(settings.data_dir)
     sealing_key = SealingKey(settings.data_dir)
+    identity = IdentityService(db)
+    catalog = CatalogService(db, SealedLogic(key_provider, sealing_key))
+    passports = PassportService(db, settings.data_dir)
+    ledger = LedgerService(
+        db,
+        identity=identity,
+        provider=provider_named(settings.payment_provider),
+        allowances=settings.monthly_allowances(),  # type: ignore[arg-type]
+    )
     return Services(
         settings=settings,
         db=db,
-        identity=IdentityService(db),
-        catalog=CatalogService(db, SealedLogic(key_provider, sealing_key)),
-        passports=PassportService(db, settings.data_dir),
+        identity=identity,
+        catalog=catalog,
+        passports=passports,
         audit=AuditService(db, settings.data_dir, settings.log_origin),
         key_provider=key_provider,
         sealing_key=sealing_key,
+        ledger=ledger,
+        invocations=InvocationService(db, catalog, passports, ledger, key_provider, sealing_key),
     )
 
 

@@ -8,6 +8,14 @@ from skillmarket.audit.tables import (
 )
 from skillmarket.catalog.tables import skill_names, skill_secrets, skill_tags, skills
 from skillmarket.identity.tables import api_keys, operators, passports, trusted_issuers
+from skillmarket.invocations.tables import invocations
+from skillmarket.ledger.tables import (
+    ledger_accounts,
+    ledger_allowance_usage,
+    ledger_entries,
+    ledger_holds,
+    ledger_postings,
+)
 
 __all__ = [
     "api_keys",
@@ -15,6 +23,12 @@ __all__ = [
     "audit_events",
     "audit_head",
     "audit_visibility",
+    "invocations",
+    "ledger_accounts",
+    "ledger_allowance_usage",
+    "ledger_entries",
+    "ledger_holds",
+    "ledger_postings",
     "operators",
     "passports",
     "skill_names",

@@ -28,3 +28,4 @@ class EventType(StrEnum):
     SKILL_EXPIRE = "skill.expire"
     SKILL_TERMINATE = "skill.terminate"
     PROXY_CALL = "proxy.call"
+    LEDGER_POSTING = "ledger.posting"

@@ -38,6 +38,18 @@ def unpack_frontier(size: int, packed: bytes) -> CompactRange:
     return CompactRange(size, hashes)
 
 
+def lock(conn: Connection) -> None:
+    """Take the log's append lock now, before the transaction locks any row of its own.
+
+    Every appending transaction holds this lock until it commits. A use case that will both
+    lock its own rows (a wallet balance, a hold) and append takes it first, so all such
+    transactions queue in one global order and never wait on each other in a cycle
+    (PostgreSQL; SQLite serialises write transactions anyway). Appending takes it again,
+    which is harmless.
+    """
+    conn.execute(_lock_head)
+
+
 def timestamp() -> str:
     """An event timestamp: UTC, microseconds, ``Z`` suffix (a string, so it hashes exactly)."""
     return utcnow().isoformat(timespec="microseconds").replace("+00:00", "Z")

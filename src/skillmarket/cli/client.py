@@ -33,6 +33,17 @@ class ApiClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request and return the decoded JSON body, or fail with the API's reason."""
+        response = self._send(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def request_text(self, method: str, path: str, **kwargs: Any) -> str:
+        """Send a request and return the body as text (CSV and the like), or fail."""
+        return self._send(method, path, **kwargs).text
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -41,13 +52,13 @@ class ApiClient:
                 "; is `skillmarket serve` running, and is SKILLMARKET_URL right?",
                 "UNREACHABLE",
             )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
         if response.is_error:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
             error = (body or {}).get("error") if isinstance(body, dict) else None
             if error:
                 fail(error.get("message", response.reason_phrase), error.get("code"))
             fail(f"HTTP {response.status_code} {response.reason_phrase}", "HTTP_ERROR")
-        return body
+        return response

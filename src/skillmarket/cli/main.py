@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from skillmarket.cli import admin, audit, passports, skills
+from skillmarket.cli import admin, audit, passports, skills, wallet
 from skillmarket.cli.output import fail
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(passports.issuer_app, name="issuer")
 app.add_typer(passports.trust_app, name="trust")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(admin.keys_app, name="keys")
+app.add_typer(wallet.wallet_app, name="wallet")
 for command in (skills.publish, skills.search, skills.show, skills.mine, skills.deprecate):
     app.command()(command)
 

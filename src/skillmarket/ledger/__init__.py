@@ -1,0 +1,1 @@
+"""Ledger: wallets, holds, pricing, commission, statements and payouts in integer micro-dollars."""
