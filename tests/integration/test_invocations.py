@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from skillmarket.api.app import create_app
 from skillmarket.config import Settings
+from skillmarket.ledger.pricing import markup_micros
+from skillmarket.runtime.steps.pricing import PriceTable
 from skillmarket.services import open_services
 from tests.conftest import auth
 from tests.integration.test_api import assert_error
@@ -172,13 +174,12 @@ class TestSourceAndSealed:
         lines = body["cost"]["breakdown"]
         assert [(x["step"], x["type"]) for x in lines] == [(0, "llm"), (1, "script"), (2, "llm")]
         assert (lines[0]["prompt_tokens"], lines[0]["completion_tokens"]) == (850, 320)
-        # gpt-4o list price: $2.50 / M prompt, $10 / M completion, + 15 %.
-        upstream = (850 * 2_500_000 + 320 * 10_000_000) // 1_000_000
-        assert (
-            lines[0]["cost_micros"] == upstream + (upstream * 15 + 99) // 100
-            or lines[0]["cost_micros"] >= upstream
-        )
-        assert sum(x["cost_micros"] for x in lines) == body["cost"]["compute_micros"]
+        # gpt-4o at list price ($2.50 / M prompt, $10 / M completion), then + 15 %.
+        upstream = PriceTable().cost_micros("openai/gpt-4o", 850, 320)
+        assert upstream == 5_325
+        assert lines[0]["cost_micros"] == upstream + markup_micros(upstream)
+        compute = sum(x["cost_micros"] for x in lines)
+        assert body["cost"]["total_micros"] == compute + body["cost"]["price_micros"]
         sent = [r.json for r in openai_server.requests]
         assert sent[0]["messages"][0] == {"role": "system", "content": "Extract the items as JSON."}
         assert sent[0]["messages"][1]["content"] == '"Invoice: pen 1.25, ink 2"'
@@ -205,7 +206,8 @@ class TestSourceAndSealed:
         assert body["error"]["code"] == "OUTPUT_SCHEMA_VIOLATION"
         assert body["cost"]["price_micros"] == 0
         spent = before.available_micros - market.wallet().available_micros
-        assert spent == body["cost"]["compute_micros"] < 500_000
+        compute = sum(x["cost_micros"] for x in body["cost"]["breakdown"])
+        assert spent == body["cost"]["total_micros"] == compute < 500_000
 
     @pytest.mark.parametrize(
         ("code", "error"),

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 
+from skillmarket.catalog.manifest import LlmStep
 from skillmarket.errors import SkillmarketError
 from skillmarket.identity.errors import PassportError
 from skillmarket.invocations.models import InvocationView
@@ -156,7 +157,10 @@ class InvocationRunner:
         if self.llm is None:
             raise SkillmarketError("no LLM endpoint is configured", code="LLM_ERROR")
         result = await self.llm.run(
-            step, step["system_prompt"], text, invocation_id=context.invocation_id
+            LlmStep.model_validate(step),
+            step["system_prompt"],
+            text,
+            invocation_id=context.invocation_id,
         )
         return result.output, MeteredStep(
             step=index,
