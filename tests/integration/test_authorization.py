@@ -26,6 +26,9 @@ ADMIN = {
     ("POST", "/v1/admin/issuers"),
     ("DELETE", "/v1/admin/issuers"),
     ("POST", "/v1/admin/audit/checkpoint"),
+    ("POST", "/v1/admin/deposits"),
+    ("POST", "/v1/admin/payouts"),
+    ("GET", "/v1/admin/ledger/check"),
 }
 # Operator endpoints, each with the test below that proves A cannot reach B's data through it.
 OPERATOR = {
@@ -47,6 +50,14 @@ OPERATOR = {
     ("GET", "/v1/audit/events"): "test_audit_is_own",
     ("GET", "/v1/audit/events/{seq}/proof"): "test_audit_is_own",
     ("GET", "/v1/audit/consistency"): "test_audit_is_own",
+    ("POST", "/v1/skills/{skill_id}/invoke"): "test_invocations_are_own",
+    ("GET", "/v1/skills/invocations/pending"): "test_invocations_are_own",
+    ("GET", "/v1/skills/invocations/{invocation_id}"): "test_invocations_are_own",
+    ("POST", "/v1/skills/invocations/{invocation_id}/claim"): "test_invocations_are_own",
+    ("POST", "/v1/skills/invocations/{invocation_id}/complete"): "test_invocations_are_own",
+    ("GET", "/v1/wallet"): "test_wallet_is_own",
+    ("GET", "/v1/wallet/ledger"): "test_wallet_is_own",
+    ("GET", "/v1/wallet/statements/{month}"): "test_wallet_is_own",
 }
 
 
@@ -91,6 +102,11 @@ def test_admin_endpoints_refuse_operators(api, world):
     _, bob_key = world["bob"]
     for method, path in ADMIN:
         url = path.replace("{passport_id}", world["passport"])
+        if path in {"/v1/admin/deposits", "/v1/admin/payouts"}:  # bodies are checked after auth
+            assert_error(
+                api.request(method, url, json={}, headers=auth(bob_key)), 403, "ADMIN_REQUIRED"
+            )
+            continue
         assert_error(api.request(method, url, headers=auth(bob_key)), 403, "ADMIN_REQUIRED")
 
 
@@ -207,3 +223,71 @@ def test_audit_is_own(api, world):
         422,
         "AUDIT_RANGE_INVALID",
     )  # 1 was never signed
+
+
+def test_invocations_are_own(api, world, manifest_factory, services):
+    alice, alice_key = world["alice"]
+    bob, bob_key = world["bob"]
+    services.ledger.deposit(alice.id, 1_000_000, provider_ref="alice-1")
+    services.ledger.deposit(bob.id, 1_000_000, provider_ref="bob-1")
+    bob_passport = services.passports.issue(bob.id, {}).passport_id
+    opened = api.post(
+        "/v1/skills",
+        json=manifest_factory(name="alice-open", execution_mode="open", execution_steps=[]),
+        headers=auth(alice_key),
+    ).json()["skill"]
+    # Bob cannot invoke with Alice's passport.
+    assert_error(
+        api.post(
+            f"/v1/skills/{opened['id']}/invoke",
+            json={"input": {"items": []}, "passport_id": world["passport"]},
+            headers=auth(bob_key),
+        ),
+        403,
+        "PASSPORT_OWNER_MISMATCH",
+    )
+    # Alice (as a buyer) invokes her own open skill; Bob can neither see nor touch it.
+    mine = api.post(
+        f"/v1/skills/{opened['id']}/invoke",
+        json={"input": {"items": []}, "passport_id": world["passport"]},
+        headers=auth(alice_key),
+    ).json()["invocation_id"]
+    assert_error(
+        api.get(f"/v1/skills/invocations/{mine}", headers=auth(bob_key)),
+        404,
+        "INVOCATION_NOT_FOUND",
+    )
+    assert api.get("/v1/skills/invocations/pending", headers=auth(bob_key)).json() == []
+    for action in ("claim", "complete"):
+        body = {"output": {}} if action == "complete" else {}
+        assert_error(
+            api.post(f"/v1/skills/invocations/{mine}/{action}", json=body, headers=auth(bob_key)),
+            403,
+            "NOT_INVOCATION_PUBLISHER",
+        )
+    # Bob's own invocation of Alice's skill: Alice sees its input as publisher, not its result.
+    theirs = api.post(
+        f"/v1/skills/{opened['id']}/invoke",
+        json={"input": {"items": [1]}, "passport_id": bob_passport},
+        headers=auth(bob_key),
+    ).json()["invocation_id"]
+    pending = api.get("/v1/skills/invocations/pending", headers=auth(alice_key)).json()
+    assert {p["invocation_id"] for p in pending} == {mine, theirs}
+    assert_error(
+        api.get(f"/v1/skills/invocations/{theirs}", headers=auth(alice_key)),
+        404,
+        "INVOCATION_NOT_FOUND",
+    )
+
+
+def test_wallet_is_own(api, world, services):
+    alice, alice_key = world["alice"]
+    bob, bob_key = world["bob"]
+    services.ledger.deposit(alice.id, 700_000, provider_ref="alice-2")
+    assert api.get("/v1/wallet", headers=auth(bob_key)).json()["available_micros"] == 0
+    assert api.get("/v1/wallet", headers=auth(alice_key)).json()["available_micros"] == 700_000
+    bob_ledger = api.get("/v1/wallet/ledger", headers=auth(bob_key)).json()
+    assert "700000" not in str(bob_ledger) and "700_000" not in str(bob_ledger)
+    month = services.ledger.wallet(bob.id).allowance.month
+    statement = api.get(f"/v1/wallet/statements/{month}", headers=auth(bob_key))
+    assert statement.status_code == 200 and alice.id not in statement.text
