@@ -43,41 +43,56 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Server:
+    """A real `skillmarket serve` subprocess on a fresh port, restartable on its data dir."""
+
+    def __init__(self, tmp_path: Path, **extra_env: str):
+        port = free_port()
+        self.tmp_path = tmp_path
+        self.env = {
+            **os.environ,
+            "SKILLMARKET_DATA_DIR": str(tmp_path / "data"),
+            "SKILLMARKET_PORT": str(port),
+            "SKILLMARKET_URL": f"http://127.0.0.1:{port}",
+            **extra_env,
+        }
+        self.env.pop("SKILLMARKET_DATABASE_URL", None)
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with (self.tmp_path / "serve.log").open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "skillmarket.cli.main", "serve"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.tmp_path,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.env['SKILLMARKET_URL']}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail("server did not start: " + (self.tmp_path / "serve.log").read_text())
+            time.sleep(0.1)
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            (self.process.kill if kill else self.process.terminate)()
+            self.process.wait(timeout=15)
+
+
 @pytest.fixture
 def marketplace(tmp_path: Path):
     """A served marketplace on the embedded SQLite default, in a fresh data dir."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "SKILLMARKET_DATA_DIR": str(tmp_path / "data"),
-        "SKILLMARKET_PORT": str(port),
-        "SKILLMARKET_URL": f"http://127.0.0.1:{port}",
-    }
-    env.pop("SKILLMARKET_DATABASE_URL", None)
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "skillmarket.cli.main", "serve"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{env['SKILLMARKET_URL']}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            log.close()
-            pytest.fail("server did not start: " + (tmp_path / "serve.log").read_text())
-        time.sleep(0.1)
-    yield env, tmp_path
-    server.terminate()
-    server.wait(timeout=10)
-    log.close()
+    server = Server(tmp_path)
+    server.start()
+    yield server.env, tmp_path
+    server.stop()
 
 
 def cli(env, *args, check=True):
@@ -204,3 +219,108 @@ def test_cli_seals_logic_before_it_leaves_the_machine(marketplace):
     stored = b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir() if p.is_file())
     assert b"secret-sauce" in stored  # the store (database and WAL) does hold the skill...
     assert b"SECRET SAUCE" not in stored  # ...but never its logic in plain text
+
+
+def buyer_with_money(env) -> tuple[dict, str, str]:
+    """An operator with $5.00 and an L1 passport, through the admin CLI."""
+    made = json.loads(cli(env, "operator", "create", "erin", "--json").stdout)
+    cli(env, "wallet", "deposit", made["id"], "--usd", "5.00")
+    passport = json.loads(
+        cli(
+            env,
+            "passport",
+            "issue",
+            "--operator",
+            made["id"],
+            "--claim",
+            "verified_human=substantial",
+            "--json",
+        ).stdout
+    )
+    return {**env, "SKILLMARKET_API_KEY": made["api_key"]}, made["id"], passport["passport_id"]
+
+
+def test_invoke_and_open_mode_from_the_cli(marketplace):
+    env, tmp_path = marketplace
+    env, _operator, passport = buyer_with_money(env)
+    manifest = tmp_path / "word-count.yaml"
+    manifest.write_text(MANIFEST_YAML)
+    skill = json.loads(cli(env, "publish", str(manifest), "--json").stdout)["skill"]
+    done = json.loads(
+        cli(
+            env,
+            "invoke",
+            skill["id"],
+            "--input",
+            '{"text": "a b c"}',
+            "--passport",
+            passport,
+            "--json",
+        ).stdout
+    )
+    assert (done["status"], done["output"]) == ("completed", {"words": 3})
+    sealed = json.loads(
+        cli(
+            env,
+            "invoke",
+            skill["id"],
+            "--input",
+            '{"text": "x y"}',
+            "--passport",
+            passport,
+            "--sealed",
+            "--json",
+        ).stdout
+    )
+    assert sealed["output"] == {"words": 2}
+
+    found = json.loads(cli(env, "search", "translate", "--json").stdout)["items"]
+    open_skill = next(s for s in found if s["execution_mode"] == "open")
+    assert open_skill["publisher_id"]  # a seeded example, served by its publisher's agent
+    failed = cli(
+        env, "invoke", skill["id"], "--input", '{"nope": 1}', "--passport", passport, check=False
+    )
+    assert failed.returncode == 1 and "INPUT_SCHEMA_VIOLATION" in failed.stderr
+
+
+def test_a_killed_server_leaves_nothing_running_or_charged(tmp_path, openai_server):
+    from tests.support.openai_server import Reply
+
+    server = Server(
+        tmp_path,
+        SKILLMARKET_LLM_BASE_URL=openai_server.base_url,
+        SKILLMARKET_SYNC_WAIT_SECONDS="0.5",
+    )
+    server.start()
+    try:
+        env, _operator, passport = buyer_with_money(server.env)
+        manifest = tmp_path / "slow.yaml"
+        manifest.write_text(SEALED_YAML.replace("secret-sauce", "slow-llm"))
+        skill = json.loads(cli(env, "publish", str(manifest), "--json").stdout)["skill"]
+        openai_server.script(Reply.echo().delayed(30))
+        running = json.loads(
+            cli(
+                env,
+                "invoke",
+                skill["id"],
+                "--input",
+                '{"text": "hi"}',
+                "--passport",
+                passport,
+                "--json",
+            ).stdout
+        )
+        assert running["status"] == "running"
+        held = json.loads(cli(env, "wallet", "show", "--json").stdout)
+        assert held["held_micros"] > 0
+        server.stop(kill=True)  # SIGKILL mid-run: no shutdown handler runs
+        server.start()
+        after = json.loads(cli(env, "status", running["invocation_id"], "--json").stdout)
+        assert after["status"] == "failed"
+        assert after["error"]["code"] == "INVOCATION_INTERRUPTED"
+        wallet = json.loads(cli(env, "wallet", "show", "--json").stdout)
+        assert wallet["held_micros"] == 0 and wallet["available_micros"] == 5_000_000
+        verify = json.loads(cli(env, "audit", "verify", "--json").stdout)
+        assert verify["ok"] is True
+    finally:
+        server.stop(kill=True)
