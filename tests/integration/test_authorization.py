@@ -55,6 +55,7 @@ OPERATOR = {
     ("GET", "/v1/skills/invocations/{invocation_id}"): "test_invocations_are_own",
     ("POST", "/v1/skills/invocations/{invocation_id}/claim"): "test_invocations_are_own",
     ("POST", "/v1/skills/invocations/{invocation_id}/complete"): "test_invocations_are_own",
+    ("GET", "/v1/skills/invocations/{invocation_id}/receipt"): "test_invocations_are_own",
     ("GET", "/v1/wallet"): "test_wallet_is_own",
     ("GET", "/v1/wallet/ledger"): "test_wallet_is_own",
     ("GET", "/v1/wallet/statements/{month}"): "test_wallet_is_own",

@@ -377,3 +377,51 @@ class TestOpenMode:
             409,
             "INVOCATION_NOT_PENDING",
         )
+
+
+class TestReceipts:
+    def test_receipt_verifies_offline_and_binds_the_result(self, market):
+        from skillmarket.audit.keys import NoteVerifier
+        from skillmarket.audit.receipts import Receipt, verify_receipt
+        from skillmarket.invocations.models import content_hash
+
+        skill = market.publish(execution_steps=[script()], price_cents=2)
+        body = market.invoke(skill["id"]).json()
+        response = market.client.get(
+            f"/v1/skills/invocations/{body['invocation_id']}/receipt",
+            headers=auth(market.bob_key.api_key),
+        )
+        assert response.status_code == 200
+        key = market.client.get("/.well-known/skillmarket-audit-key").json()["verifier_key"]
+        receipt = verify_receipt(Receipt.from_json(response.json()), NoteVerifier.from_string(key))
+        assert receipt.claims == {
+            "invocation_id": body["invocation_id"],
+            "skill_fingerprint": skill["fingerprint"],
+            "input_hash": content_hash(INPUT),
+            "output_hash": content_hash(body["output"]),
+            "cost_micro_usd": body["cost"]["total_micros"],
+        }
+        again = market.client.get(
+            f"/v1/skills/invocations/{body['invocation_id']}/receipt",
+            headers=auth(market.bob_key.api_key),
+        )
+        assert again.json() == response.json()  # made once, then kept
+        forged = {**response.json(), "cost_micro_usd": 1}
+        with pytest.raises(Exception) as info:
+            verify_receipt(Receipt.from_json(forged), NoteVerifier.from_string(key))
+        assert getattr(info.value, "code", "") == "RECEIPT_INVALID"
+
+    def test_receipt_fails_for_unfinished_or_foreign_invocations(self, market):
+        skill = market.publish(execution_mode="open")
+        pending = market.invoke(skill["id"]).json()["invocation_id"]
+        url = f"/v1/skills/invocations/{pending}/receipt"
+        assert_error(
+            market.client.get(url, headers=auth(market.bob_key.api_key)),
+            409,
+            "INVOCATION_NOT_FINISHED",
+        )
+        assert_error(
+            market.client.get(url, headers=auth(market.alice_key.api_key)),
+            404,
+            "INVOCATION_NOT_FOUND",
+        )

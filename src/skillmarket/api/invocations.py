@@ -115,3 +115,11 @@ def complete(
     """The publisher returns ``output`` (validated against the skill's output_schema; a
     violating output is refused and the invocation stays open)."""
     return services.invocations.complete(operator.id, invocation_id, body.output)
+
+
+@router.get("/v1/skills/invocations/{invocation_id}/receipt", summary="Receipt of an invocation")
+def receipt(invocation_id: str, operator: OperatorDep, services: ServicesDep) -> dict:
+    """A receipt signed by the audit log: skill fingerprint, input and output hashes, cost, the
+    logged event, a signed checkpoint and the inclusion proof. Verify it offline with
+    ``skillmarket audit verify-receipt`` and the key at ``/.well-known/skillmarket-audit-key``."""
+    return services.invocations.receipt(invocation_id, operator.id, services.audit)

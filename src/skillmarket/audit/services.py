@@ -30,6 +30,7 @@ from skillmarket.audit.merkle import (
     consistency_proof,
     inclusion_proof,
 )
+from skillmarket.audit.receipts import issue_receipt
 from skillmarket.audit.tables import audit_checkpoints, audit_events, audit_head, audit_visibility
 from skillmarket.db import Database, utcnow
 from skillmarket.errors import NotFound
@@ -224,6 +225,16 @@ class AuditService:
             "second": new.to_json(),
             "proof": [base64.b64encode(h).decode() for h in proof],
         }
+
+    def receipt(self, event_seq: int) -> dict[str, Any]:
+        """A signed receipt for the finished-invocation event at ``event_seq``: its claims, the
+        event, a signed checkpoint that includes it and the inclusion proof (offline-checkable
+        with the log's key)."""
+        event = self.event(event_seq, None)
+        signed = self.latest_checkpoint()
+        assert signed is not None and signed.checkpoint.size > event_seq
+        proof = inclusion_proof(self._tree, event_seq, signed.checkpoint.size)
+        return issue_receipt(event, event_seq, signed.checkpoint, proof, self.key).to_json()
 
     # --- full verification -------------------------------------------------------------------
 

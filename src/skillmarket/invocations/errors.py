@@ -36,6 +36,12 @@ class InvocationNotPending(Conflict):
     code = "INVOCATION_NOT_PENDING"
 
 
+class InvocationNotFinished(Conflict):
+    """The invocation has not completed (yet), so it has no receipt."""
+
+    code = "INVOCATION_NOT_FINISHED"
+
+
 class InvocationClaimedElsewhere(Conflict):
     """Another claim holds the lease on this invocation."""
 

@@ -31,6 +31,7 @@ from skillmarket.invocations.errors import (
     IdempotencyKeyReused,
     InputSchemaViolation,
     InvocationClaimedElsewhere,
+    InvocationNotFinished,
     InvocationNotFound,
     InvocationNotPending,
     NotInvocationPublisher,
@@ -262,6 +263,34 @@ class InvocationService:
             expires_at=row.expires_at,
             poll_url=f"/v1/skills/invocations/{row.id}",
         )
+
+    def receipt(self, invocation_id: str, viewer_id: str, audit: Any) -> dict[str, Any]:
+        """The signed receipt of a completed invocation (made once, then kept)."""
+        with self.db.read() as conn:
+            row = conn.execute(_by_id, {"invocation_id": invocation_id}).first()
+        if row is None or row.buyer_id != viewer_id:
+            raise InvocationNotFound(
+                f"no invocation {invocation_id!r}", details={"invocation_id": invocation_id}
+            )
+        if row.status != "completed":
+            raise InvocationNotFinished(
+                "only a completed invocation has a receipt", details={"status": row.status}
+            )
+        if row.receipt is not None:
+            return row.receipt
+        seq = next(
+            e["seq"]
+            for e in audit.events(None, limit=1000, subject=invocation_id)
+            if e["type"] == EventType.SKILL_COMPLETE
+        )
+        receipt = audit.receipt(seq)
+        with self.db.write() as conn:
+            conn.execute(
+                invocations.update()
+                .where(invocations.c.id == invocation_id)
+                .values(receipt=receipt)
+            )
+        return receipt
 
     # --- running (sealed and source) ---------------------------------------------------------
 
