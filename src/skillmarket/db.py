@@ -53,13 +53,26 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+# A request thread may briefly hold two connections (a read inside a write transaction), and
+# the server runs up to 40 request threads: keep the pool's ceiling above twice that, so no
+# set of threads can all wait for a connection another one of them holds.
+POOL_SIZE, POOL_OVERFLOW = 20, 70
+
+
 def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     """Build the engine for ``url`` with the settings each dialect needs."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, pool_size=8)
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False},
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+        )
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
-    return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return sa.create_engine(
+        url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True
+    )
 
 
 class Database:
