@@ -1,0 +1,144 @@
+"""End-to-end invocations over HTTP: a paid one-step JavaScript skill, billed and audited.
+
+Run: python bench/bench_invocations.py [--requests 2000]
+Prints, from one run on the same machine: the bare sandbox, a bare FastAPI endpoint of the same
+server, and full invokes at concurrency 1 and 16 (latency p50/p95/p99 and throughput).
+Goal on the 2-core reference machine: >= 1,000 invocations/s and p50 <= 5 ms at concurrency 16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import describe_ms  # noqa: E402
+
+from skillmarket.catalog.manifest import SkillManifest  # noqa: E402
+from skillmarket.config import Settings  # noqa: E402
+from skillmarket.runtime.sandbox import ScriptRuntime  # noqa: E402
+from skillmarket.services import open_services  # noqa: E402
+
+CODE = "const d = JSON.parse(input); return JSON.stringify({n: d.n + 1});"
+
+
+def prepare(data_dir: Path) -> tuple[str, str, str]:
+    """An operator with money and a passport, and a paid one-step JS skill."""
+    services = open_services(Settings(data_dir=data_dir, seed_examples=False))
+    operator, key = services.identity.create_operator("bench", "studio")
+    services.ledger.deposit(operator.id, 900_000_000_000, provider_ref="bench")
+    passport = services.passports.issue(operator.id, {}).passport_id
+    skill = services.catalog.publish(
+        operator.id,
+        SkillManifest.model_validate(
+            {
+                "name": "plus-one",
+                "version": "1.0.0",
+                "description": "Adds one.",
+                "execution_mode": "source",
+                "price_cents": 1,
+                "input_schema": {"type": "object", "properties": {"n": {"type": "integer"}}},
+                "output_schema": {"type": "object", "properties": {"n": {"type": "integer"}}},
+                "execution_steps": [{"type": "script", "runtime": "javascript", "code": CODE}],
+            }
+        ),
+    ).skill
+    services.close()
+    return key.api_key, passport, skill.id
+
+
+async def bare_sandbox(n: int) -> list[float]:
+    """The sandbox alone, in this process."""
+    samples = []
+    async with ScriptRuntime() as runtime:
+        for i in range(n):
+            t0 = time.perf_counter()
+            await runtime.run("javascript", CODE, f'{{"n": {i}}}')
+            samples.append(time.perf_counter() - t0)
+    return samples
+
+
+async def load(
+    url: str, path: str, body: dict | None, headers: dict, n: int, concurrency: int
+) -> tuple[list[float], float]:
+    """``n`` requests with ``concurrency`` in flight; returns latencies and wall time."""
+    samples: list[float] = []
+    queue = iter(range(n))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=60
+    ) as client:
+
+        async def worker() -> None:
+            for i in queue:
+                t0 = time.perf_counter()
+                if body is None:
+                    response = await client.get(path)
+                else:
+                    response = await client.post(path, json={**body, "input": {"n": i}})
+                samples.append(time.perf_counter() - t0)
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return samples, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        api_key, passport, skill_id = prepare(data_dir)
+        sandbox = asyncio.run(bare_sandbox(500))
+        print(f"bare sandbox (JS, in-process):     {describe_ms(sandbox[50:])}")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {**os.environ, "SKILLMARKET_DATA_DIR": str(data_dir), "SKILLMARKET_PORT": str(port)}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "skillmarket.cli.main", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    httpx.get(f"{url}/healthz")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            headers = {"Authorization": f"Bearer {api_key}"}
+            body = {"passport_id": passport}
+            path = f"/v1/skills/{skill_id}/invoke"
+            asyncio.run(load(url, path, body, headers, 200, 4))  # warm up the workers
+            bare, wall = asyncio.run(load(url, "/healthz", None, {}, args.requests, 16))
+            print(
+                f"bare FastAPI endpoint, c=16:       {describe_ms(bare)}  {len(bare) / wall:,.0f}/s"
+            )
+            for concurrency in (1, 16):
+                n = args.requests if concurrency > 1 else min(args.requests, 500)
+                samples, wall = asyncio.run(load(url, path, body, headers, n, concurrency))
+                print(
+                    f"invoke (paid JS, billed, audited), c={concurrency:<2}: "
+                    f"{describe_ms(samples)}  {n / wall:,.0f}/s"
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
