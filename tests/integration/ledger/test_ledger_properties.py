@@ -192,8 +192,8 @@ def make_machine(services):
                 ]
                 assert wallet.held_micros == sum(mine)
 
-        @invariant()
-        def earnings_are_statements_minus_payouts(self):
+        def teardown(self):
+            """At the end of each sequence: earnings are the statements' net minus payouts."""
             if not hasattr(self, "ledger"):
                 return
             for publisher in self.publishers:

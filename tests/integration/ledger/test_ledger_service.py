@@ -161,6 +161,18 @@ class TestPlaceHold:
         assert ledger.wallet(buyer.id).held_micros == 10_000
         assert ledger.verify().ok
 
+    @pytest.mark.parametrize("price_cents", [0, 3])
+    def test_hold_fails_for_unknown_buyer(
+        self, ledger, database, people, skill_factory, price_cents
+    ):
+        skill = skill_factory(people[1].id, price_cents=price_cents)
+        before = counts(database)
+        with database.write() as conn:
+            with pytest.raises(OperatorNotFound):
+                ledger.place_hold("op_nobody", "sinv_a", skill=skill, conn=conn)
+            log.record(conn, EventType.SKILL_PUBLISH, actor=None, subject="still-usable")
+        assert counts(database)[:3] == before[:3]
+
     def test_hold_fails_twice_for_one_invocation(self, ledger, people, skill_factory):
         buyer, publisher = people
         skill = skill_factory(publisher.id, price_cents=1)
