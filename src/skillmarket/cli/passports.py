@@ -176,7 +176,7 @@ def trust_check(
     else:
         typer.echo(
             f"not allowed at {result['required_level']}: needs {result['missing_claim']} "
-            f"at {result['required_assurance']} (held: {result['held_assurance']})"
+            f"at {result['required_assurance']} (held: {result['held_assurance'] or 'none'})"
         )
     if not result["allowed"]:
         raise typer.Exit(1)
