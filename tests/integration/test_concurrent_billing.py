@@ -22,17 +22,27 @@ def test_500_parallel_invokes_on_a_wallet_for_100_run_exactly_100(
     services.ledger.deposit(buyer.id, 100 * price_cents * 10_000, provider_ref="exactly-100")
     with served(create_app(services)) as url:
         with httpx.Client(base_url=url) as client:
-            skill = client.post("/v1/skills", headers=auth(publisher_key), json=manifest_factory(
-                execution_mode="open", execution_steps=[], price_cents=price_cents,
-                input_schema={"type": "object"})).json()["skill"]
+            skill = client.post(
+                "/v1/skills",
+                headers=auth(publisher_key),
+                json=manifest_factory(
+                    execution_mode="open",
+                    execution_steps=[],
+                    price_cents=price_cents,
+                    input_schema={"type": "object"},
+                ),
+            ).json()["skill"]
 
         async def storm() -> list[int]:
             limits = httpx.Limits(max_connections=64)
             async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+
                 async def one(i: int) -> int:
                     response = await client.post(
-                        f"/v1/skills/{skill['id']}/invoke", headers=auth(buyer_key),
-                        json={"input": {"n": i}, "passport_id": passport})
+                        f"/v1/skills/{skill['id']}/invoke",
+                        headers=auth(buyer_key),
+                        json={"input": {"n": i}, "passport_id": passport},
+                    )
                     return response.status_code
 
                 return await asyncio.gather(*(one(i) for i in range(500)))

@@ -9,22 +9,14 @@ does what invoke will do first: place the hold. When invoke lands, the same test
 from __future__ import annotations
 
 import random
-import socket
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
-import uvicorn
-from fastapi import APIRouter
 
-from skillmarket.api.app import create_app
-from skillmarket.api.deps import OperatorDep, ServicesDep
 from skillmarket.ledger.errors import InsufficientFunds
-from skillmarket.ledger.models import Hold, MeteredStep
-from tests.conftest import auth
+from skillmarket.ledger.models import MeteredStep
 
 ATTEMPTS = 500
 AFFORDABLE = 100
@@ -102,63 +94,5 @@ class TestParallelHolds:
         assert_books_clean(ledger)
 
 
-def hold_route() -> APIRouter:
-    """A test-only route doing what invoke will do first: hold the price before running."""
-    router = APIRouter()
-
-    @router.post("/test-only/holds/{skill_id}/{invocation_id}", response_model=Hold)
-    def place(skill_id: str, invocation_id: str, operator: OperatorDep, services: ServicesDep):
-        skill = services.catalog.get(skill_id, operator.id)
-        return services.ledger.place_hold(
-            operator.id, invocation_id, skill=skill, estimate=ESTIMATE
-        )
-
-    return router
-
-
-@pytest.fixture
-def server(services):
-    """The real app plus the test-only route, served by uvicorn on a free port."""
-    app = create_app(services)
-    app.include_router(hold_route())
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", backlog=1024)
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
-
-
-class TestParallelHoldsOverHttp:
-    def test_500_parallel_requests_on_a_wallet_for_100_hold_exactly_100(
-        self, server, services, operator_factory, skill_factory
-    ):
-        buyer, buyer_key = operator_factory("http-buyer", "developer")
-        publisher, _ = operator_factory("http-publisher", "studio")
-        skill = skill_factory(publisher.id, price_cents=PRICE_CENTS)
-        services.ledger.deposit(buyer.id, AFFORDABLE * HOLD)
-        limits = httpx.Limits(max_connections=ATTEMPTS, max_keepalive_connections=ATTEMPTS)
-        with httpx.Client(base_url=server, headers=auth(buyer_key), limits=limits) as client:
-
-            def attempt(i: int) -> tuple[int, str | None]:
-                response = client.post(
-                    f"/test-only/holds/{skill.id}/sinv_{i:04d}", timeout=httpx.Timeout(120.0)
-                )
-                body = response.json()
-                return response.status_code, body.get("error", {}).get("code")
-
-            results = Counter(run_in_parallel(attempt, ATTEMPTS))
-            assert results == {
-                (200, None): AFFORDABLE,
-                (402, "INSUFFICIENT_FUNDS"): ATTEMPTS - AFFORDABLE,
-            }
-            wallet = client.get("/v1/wallet").json()
-        assert (wallet["available_micros"], wallet["held_micros"]) == (0, AFFORDABLE * HOLD)
-        assert_books_clean(services.ledger)
+# The 500-parallel-requests test over real HTTP now goes through the product's own invoke route:
+# tests/integration/test_concurrent_billing.py.
