@@ -16,6 +16,7 @@ PREFIXES = {
     "invocation": "sinv",
     "passport": "pp",
     "event": "evt",
+    "request": "req",
 }
 
 

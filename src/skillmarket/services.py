@@ -15,6 +15,7 @@ from skillmarket.config import Settings
 from skillmarket.db import Database
 from skillmarket.identity.passport_service import PassportService
 from skillmarket.identity.services import IdentityService
+from skillmarket.requests.services import RequestsService
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class Services:
     catalog: CatalogService
     passports: PassportService
     audit: AuditService
+    requests: RequestsService
 
     def close(self) -> None:
         """Release the database connections."""
@@ -45,13 +47,21 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     )
     if migrate:
         migrations.upgrade(db.engine)
+    catalog = CatalogService(db)
+    requests = RequestsService(db, catalog)
+    # The requests domain keeps a schema signature per skill version, written in the
+    # catalog's own transactions; sync() fills in what was loaded without the catalog.
+    catalog.add_listener(requests.index)
+    if migrate:
+        requests.sync_shapes()
     return Services(
         settings=settings,
         db=db,
         identity=IdentityService(db),
-        catalog=CatalogService(db),
+        catalog=catalog,
         passports=PassportService(db, settings.data_dir),
         audit=AuditService(db, settings.data_dir, settings.log_origin),
+        requests=requests,
     )
 
 

@@ -8,6 +8,12 @@ from skillmarket.audit.tables import (
 )
 from skillmarket.catalog.tables import skill_names, skill_tags, skills
 from skillmarket.identity.tables import api_keys, operators, passports, trusted_issuers
+from skillmarket.requests.tables import (
+    skill_request_tags,
+    skill_requests,
+    skill_shape_names,
+    skill_shapes,
+)
 
 __all__ = [
     "api_keys",
@@ -18,6 +24,10 @@ __all__ = [
     "operators",
     "passports",
     "skill_names",
+    "skill_request_tags",
+    "skill_requests",
+    "skill_shape_names",
+    "skill_shapes",
     "skill_tags",
     "skills",
     "trusted_issuers",

@@ -19,3 +19,5 @@ class EventType(StrEnum):
     ISSUER_TRUST = "issuer.trust"
     ISSUER_DISTRUST = "issuer.distrust"
     ISSUER_KEY_ROTATE = "issuer.key_rotate"
+    REQUEST_POST = "request.post"
+    REQUEST_CLOSE = "request.close"
