@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from skillmarket.cli import admin, audit, passports, skills
+from skillmarket.cli import admin, audit, passports, requests, skills
 from skillmarket.cli.output import fail
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(passports.passport_app, name="passport")
 app.add_typer(passports.issuer_app, name="issuer")
 app.add_typer(passports.trust_app, name="trust")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(requests.request_app, name="request")
 for command in (skills.publish, skills.search, skills.show, skills.mine, skills.deprecate):
     app.command()(command)
 
