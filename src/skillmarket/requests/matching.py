@@ -37,8 +37,10 @@ from skillmarket.requests.models import (
 from skillmarket.requests.shapes import OBJECT, Shape, may_fit
 
 PREFILTER_CAP = 5000
+HOP_PREFILTER_CAP = 1500
 CHECK_CAP = 300
 HOP_CAP = 25
+MIDDLE_CHECK_CAP = 100
 MIDDLE_CAP = 60
 PER_MIDDLE = 5
 
@@ -200,10 +202,10 @@ class Matcher:
         budget = spec.max_price_cents
         with self.db.read() as conn:
             first, cut1 = self.index.candidates(
-                conn, max_price=budget, input_from=spec.producer, limit=PREFILTER_CAP
+                conn, max_price=budget, input_from=spec.producer, limit=HOP_PREFILTER_CAP
             )
             last, cut2 = self.index.candidates(
-                conn, max_price=budget, output_to=spec.consumer, limit=PREFILTER_CAP
+                conn, max_price=budget, output_to=spec.consumer, limit=HOP_PREFILTER_CAP
             )
         heads, n1 = self._hops(
             first, relevance, spec, lambda s: [check_compact(spec.input, s.input)], HOP_CAP
@@ -226,8 +228,8 @@ class Matcher:
                     chains.append(([head, tail], [head.verdicts[0], hand_off]))
         middles, cut3, n3 = self._middles(spec, heads, tails, relevance)
         for middle, ins, outs in middles:
-            for head, into_middle in ins[:PER_MIDDLE]:
-                for tail, into_tail in outs[:PER_MIDDLE]:
+            for head, into_middle in ins:
+                for tail, into_tail in outs:
                     hops = [head, middle, tail]
                     if (head.skill_id, tail.skill_id) in linked or head is tail:
                         continue  # the two ends already connect without the middle
@@ -275,19 +277,31 @@ class Matcher:
                 any_input=True,
                 output_to=_union_consumer([t.schemas.accepts for t in tails]),
                 exclude=[h.skill_id for h in (*heads, *tails)],
-                limit=PREFILTER_CAP,
+                limit=HOP_PREFILTER_CAP,
             )
-        candidates, checked = self._hops(found, relevance, spec, lambda s: [], CHECK_CAP)
+        candidates, checked = self._hops(found, relevance, spec, lambda s: [], MIDDLE_CHECK_CAP)
         out = []
         for middle in candidates:
-            ins = [(h, v) for h in heads if (v := self._link(h, middle, spec.max_price_cents))]
-            outs = [(t, v) for t in tails if (v := self._link(middle, t, spec.max_price_cents))]
-            checked += len(heads) + len(tails)
+            # Heads and tails are best first: the first few links are the ones a chain uses.
+            outs = self._links(((middle, t) for t in tails), spec.max_price_cents)
+            ins = self._links(((h, middle) for h in heads), spec.max_price_cents) if outs else []
+            checked += 2
             if ins and outs:
-                out.append((middle, ins, outs))
+                out.append((middle, [(h, v) for (h, _), v in ins], [(t, v) for (_, t), v in outs]))
                 if len(out) >= MIDDLE_CAP:
                     break
-        return out, cut or len(found) > CHECK_CAP, checked
+        return out, cut or len(found) > MIDDLE_CHECK_CAP, checked
+
+    def _links(self, pairs, budget: int) -> list[tuple[tuple[_Hop, _Hop], Verdict]]:
+        """The first :data:`PER_MIDDLE` pairs that link, with their hand-off verdicts."""
+        found = []
+        for head, tail in pairs:
+            verdict = self._link(head, tail, budget)
+            if verdict is not None:
+                found.append(((head, tail), verdict))
+                if len(found) >= PER_MIDDLE:
+                    break
+        return found
 
     def _ranked(
         self,
