@@ -294,3 +294,62 @@ class TestCompositions:
         )
         chains = services.requests.compositions(request.id).items
         assert chains and all(whole.id not in {s.skill.id for s in c.steps} for c in chains)
+
+
+class TestPrefilter:
+    """The SQL pre-filter keeps every skill the full check accepts (brute force over all)."""
+
+    FIELDS = {
+        "text": STR,
+        "count": INT,
+        "total": NUM,
+        "tags": {"type": "array", "items": STR},
+        "kind": {"enum": ["a", "b"]},
+        "meta": obj("id", id=INT),
+    }
+
+    def _schema(self, rng):
+        kind = rng.random()
+        if kind < 0.1:
+            return rng.choice([STR, INT, NUM, {}, {"type": ["string", "null"]}])
+        if kind < 0.15:
+            return {"anyOf": [self._schema(rng), self._schema(rng)]}
+        names = rng.sample(sorted(self.FIELDS), rng.randint(0, 4))
+        props = {n: rng.choice([self.FIELDS[n], STR, INT, NUM]) for n in names}
+        required = [n for n in names if rng.random() < 0.6]
+        return {
+            "type": rng.choice(["object", "object", ["object", "null"]]),
+            "required": required,
+            "properties": props,
+        }
+
+    def test_prefilter_never_drops_a_match(self, services, poster, publish):
+        import random
+
+        from skillmarket.requests.compatibility import check
+
+        rng = random.Random(5)
+        published = []
+        for i in range(40):
+            inputs, outputs = self._schema(rng), self._schema(rng)
+            skill = publish(f"random-{i}", inputs, outputs, price=rng.choice([0, 1, 5]))
+            published.append((skill.id, inputs, outputs, skill.price_cents))
+        hits = 0
+        for _ in range(25):
+            wanted = draft(
+                input_schema=self._schema(rng),
+                output_schema=self._schema(rng),
+                max_price_cents=rng.choice([0, 5]),
+            )
+            request = services.requests.post(poster.id, wanted)
+            brute = {
+                skill_id
+                for skill_id, inputs, outputs, price in published
+                if price <= wanted.max_price_cents
+                and check(wanted.input_schema, inputs).compatible
+                and check(outputs, wanted.output_schema).compatible
+            }
+            found = {m.skill.id for m in services.requests.matches(request.id, limit=50).items}
+            assert found == brute
+            hits += len(brute)
+        assert hits >= 10  # the random set does produce matches

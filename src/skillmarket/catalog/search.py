@@ -201,11 +201,13 @@ def relevance(conn: Connection, words: list[str], limit: int) -> dict[str, float
             ") AS top JOIN skills ON skills.seq = top.seq"
         ).bindparams(q=match, limit=limit)
     else:
+        # Rank inside the index first and join only the top rows (skills rows are wide).
         stmt = sa.text(
-            "SELECT skills.id AS id, ts_rank(skill_search.document, query) AS score "
-            "FROM skill_search JOIN skills ON skills.seq = skill_search.seq, "
-            "to_tsquery('simple', :q) AS query WHERE skill_search.document @@ query "
+            "SELECT skills.id AS id, top.score AS score FROM ("
+            "SELECT seq, ts_rank(document, query) AS score "
+            "FROM skill_search, to_tsquery('simple', :q) AS query WHERE document @@ query "
             "ORDER BY score DESC LIMIT :limit"
+            ") AS top JOIN skills ON skills.seq = top.seq"
         ).bindparams(q=" | ".join(f"{w}:*" for w in words), limit=limit)
     scores = {row.id: float(row.score) for row in conn.execute(stmt)}
     best = max(scores.values(), default=0.0)

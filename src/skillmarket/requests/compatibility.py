@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Literal
 
 import jsonschema
 
+from skillmarket.requests import bounds
 from skillmarket.requests.shapes import ANNOTATIONS, compact
 
 MAX_DEPTH = 24
@@ -307,10 +307,13 @@ def _check_plain(a: dict[str, Any], b: dict[str, Any], path: str, rep: _Report, 
         _check_object(a, b, path, rep, depth)
     if "array" in live:
         _check_array(a, b, path, rep, depth)
+    caveats = []
     if "string" in live:
-        _check_string(a, b, path, rep)
+        caveats += bounds.string_caveats(a, b)
     if live & {"integer", "number"}:
-        _check_number(a, b, path, rep, integers_only="number" not in live)
+        caveats += bounds.number_caveats(a, b, integers_only="number" not in live)
+    for text in caveats:
+        rep.caveat(path, text)
     for keyword in _UNMODELLED[None]:
         if keyword in b:
             rep.caveat(path, f"the consumer's `{keyword}` is not checked")
@@ -388,68 +391,11 @@ def _check_array(a: dict[str, Any], b: dict[str, Any], path: str, rep: _Report, 
         rep.caveat(path, "tuple schemas (prefixItems) are not checked")
     else:
         _check(a.get("items", True), b.get("items", True), path + "[]", rep, depth + 1)
-    _check_bounds(a, b, "minItems", "maxItems", path, rep)
-    if b.get("uniqueItems") and not a.get("uniqueItems"):
-        rep.caveat(path, "the consumer needs unique items; not guaranteed")
+    for text in bounds.array_caveats(a, b):
+        rep.caveat(path, text)
     for keyword in _UNMODELLED["array"]:
         if keyword in b:
             rep.caveat(path, f"the consumer's `{keyword}` is not checked")
-
-
-def _check_string(a: dict[str, Any], b: dict[str, Any], path: str, rep: _Report) -> None:
-    _check_bounds(a, b, "minLength", "maxLength", path, rep)
-    for keyword in ("pattern", "format"):
-        if keyword in b and a.get(keyword) != b[keyword]:
-            rep.caveat(path, f"the consumer needs {keyword} {b[keyword]!r}; not guaranteed")
-
-
-def _check_bounds(a, b, low: str, high: str, path: str, rep: _Report) -> None:
-    if low in b and a.get(low, 0) < b[low]:
-        rep.caveat(path, f"the consumer needs {low} {b[low]}; not guaranteed")
-    if high in b and (high not in a or a[high] > b[high]):
-        rep.caveat(path, f"the consumer needs {high} {b[high]}; not guaranteed")
-
-
-def _bound(schema: dict[str, Any], side: str) -> tuple[Fraction, bool] | None:
-    """The tightest (value, exclusive) lower or upper bound of a numeric schema."""
-    plain, strict = (
-        ("minimum", "exclusiveMinimum") if side == "low" else ("maximum", "exclusiveMaximum")
-    )
-    found: list[tuple[Fraction, bool]] = []
-    for keyword, exclusive in ((plain, False), (strict, True)):
-        if isinstance(schema.get(keyword), int | float) and not isinstance(schema[keyword], bool):
-            found.append((Fraction(str(schema[keyword])), exclusive))
-    if not found:
-        return None
-    pick = max if side == "low" else min
-    return pick(found, key=lambda f: (f[0], f[1] if side == "low" else not f[1]))
-
-
-def _within(a_bound, b_bound, side: str) -> bool:
-    if b_bound is None:
-        return True
-    if a_bound is None:
-        return False
-    (av, aex), (bv, bex) = a_bound, b_bound
-    if av != bv:
-        return av > bv if side == "low" else av < bv
-    return aex or not bex
-
-
-def _check_number(a, b, path: str, rep: _Report, *, integers_only: bool) -> None:
-    for side, words in (("low", "minimum"), ("high", "maximum")):
-        b_bound = _bound(b, side)
-        if not _within(_bound(a, side), b_bound, side):
-            rep.caveat(path, f"the consumer needs a {words} of {b_bound[0]}; not guaranteed")
-    step = b.get("multipleOf")
-    if step is None:
-        return
-    mine = a.get("multipleOf")
-    if mine is not None and (Fraction(str(mine)) / Fraction(str(step))).denominator == 1:
-        return
-    if integers_only and (1 / Fraction(str(step))).denominator == 1:
-        return  # every integer is a multiple of 1/n
-    rep.caveat(path, f"the consumer needs multiples of {step}; not guaranteed")
 
 
 # -- labels ----------------------------------------------------------------------------------

@@ -65,22 +65,23 @@ def signature(version: PublishedVersion) -> tuple[dict[str, Any], list[dict[str,
     accepts, produces = consumer_shape(inputs), producer_shape(outputs)
     if any(len(n) > MAX_NAME for n in produces.names):
         produces = OPAQUE_PRODUCER  # a name we cannot index: let the full check decide
-    row = {
-        "skill_id": version.skill_id,
-        "live": version.is_latest,
-        "price_cents": version.price_cents,
-        "accepts": accepts.types,
-        "produces": produces.types,
-        "shape_version": SHAPE_VERSION,
-        "input_schema": inputs,
-        "output_schema": outputs,
-    }
     names = [
         {"skill_id": version.skill_id, "side": side, "name": name}
         for side, found in (("i", accepts.names), ("o", produces.names))
         for name in sorted(found)
         if len(name) <= MAX_NAME
     ]
+    row = {
+        "skill_id": version.skill_id,
+        "live": version.is_latest,
+        "price_cents": version.price_cents,
+        "accepts": accepts.types,
+        "produces": produces.types,
+        "requires": sum(1 for n in names if n["side"] == "i"),
+        "shape_version": SHAPE_VERSION,
+        "input_schema": inputs,
+        "output_schema": outputs,
+    }
     return row, names
 
 
@@ -131,7 +132,12 @@ class ShapeIndex:
             if len(batch) >= 1000:
                 changed += self._rewrite(batch)
                 batch = []
-        return changed + (self._rewrite(batch) if batch else 0)
+        changed += self._rewrite(batch) if batch else 0
+        if changed and not self.db.is_sqlite:
+            # Fresh statistics, so the planner sees how many rows the pre-filter narrows.
+            with self.db.write() as conn:
+                conn.exec_driver_sql("ANALYZE skill_shapes, skill_shape_names")
+        return changed
 
     def _rewrite(self, versions: list[PublishedVersion]) -> int:
         ids = [v.skill_id for v in versions]
@@ -176,7 +182,7 @@ class ShapeIndex:
         ``any_input`` asks for skills accepting at least one of ``input_from``'s types (its
         shape is then a union of several producers: the middle of a chain).
         """
-        sh, nm = skill_shapes, skill_shape_names
+        sh = skill_shapes
         stmt = sa.select(sh.c.skill_id, sh.c.price_cents).where(
             sh.c.live.is_(True), sh.c.price_cents <= max_price
         )
@@ -185,13 +191,7 @@ class ShapeIndex:
             bits = sh.c.accepts.op("&")(p.types)
             stmt = stmt.where(bits != 0 if any_input else bits == p.types)
             if p.types & OBJECT and (not any_input or p.types == OBJECT):
-                stmt = stmt.where(
-                    ~sa.exists().where(
-                        nm.c.skill_id == sh.c.skill_id,
-                        nm.c.side == "i",
-                        nm.c.name.not_in(sorted(p.names)),
-                    )
-                )
+                stmt = stmt.where(self._given(p.names))
         if output_to is not None:
             stmt = self._gives(stmt, output_to)
         exclude = list(exclude)
@@ -200,6 +200,22 @@ class ShapeIndex:
         stmt = stmt.order_by(sh.c.price_cents, sh.c.skill_id).limit(limit + 1)
         found = [Candidate(r.skill_id, r.price_cents) for r in conn.execute(stmt)]
         return found[:limit], len(found) > limit
+
+    @staticmethod
+    def _given(names: frozenset[str]) -> sa.ColumnElement[bool]:
+        """Every input name the skill requires is among ``names``."""
+        sh, nm = skill_shapes, skill_shape_names
+        if not names:
+            return sh.c.requires == 0
+        inner = skill_shapes.alias("inner")
+        all_given = (
+            sa.select(nm.c.skill_id)
+            .join(inner, inner.c.skill_id == nm.c.skill_id)
+            .where(nm.c.side == "i", nm.c.name.in_(sorted(names)))
+            .group_by(nm.c.skill_id, inner.c.requires)
+            .having(sa.func.count() == inner.c.requires)
+        )
+        return sa.or_(sh.c.requires == 0, sh.c.skill_id.in_(all_given))
 
     @staticmethod
     def _gives(stmt: sa.Select, consumer: Shape) -> sa.Select:

@@ -58,6 +58,9 @@ skill_shapes = sa.Table(
     # output may give (0: unknown, passes every filter).
     sa.Column("accepts", sa.Integer, nullable=False),
     sa.Column("produces", sa.Integer, nullable=False),
+    # How many "i" names the input requires (so the pre-filter can test "all of them are
+    # given" with one grouped semi-join instead of a correlated anti-join).
+    sa.Column("requires", sa.Integer, nullable=False),
     sa.Column("shape_version", sa.Integer, nullable=False),
     sa.Column("input_schema", sa.JSON, nullable=False),
     sa.Column("output_schema", sa.JSON, nullable=False),

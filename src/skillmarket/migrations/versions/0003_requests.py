@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("price_cents", sa.BigInteger(), nullable=False),
         sa.Column("accepts", sa.Integer(), nullable=False),
         sa.Column("produces", sa.Integer(), nullable=False),
+        sa.Column("requires", sa.Integer(), nullable=False),
         sa.Column("shape_version", sa.Integer(), nullable=False),
         sa.Column("input_schema", sa.JSON(), nullable=False),
         sa.Column("output_schema", sa.JSON(), nullable=False),
