@@ -231,11 +231,11 @@ class Matcher:
             for head, into_middle in ins:
                 for tail, into_tail in outs:
                     hops = [head, middle, tail]
-                    if (head.skill_id, tail.skill_id) in linked or head is tail:
+                    if (head.skill_id, tail.skill_id) in linked or head.skill_id == tail.skill_id:
                         continue  # the two ends already connect without the middle
                     if sum(h.price for h in hops) <= budget:
                         chains.append((hops, [head.verdicts[0], into_middle, into_tail]))
-        checked = n1 + n2 + n3 + len(heads) * len(tails)
+        checked = n1 + n2 + n3
         return self._ranked(spec, chains, limit, proven_only, checked, cut1 or cut2 or cut3)
 
     @staticmethod
@@ -285,7 +285,6 @@ class Matcher:
             # Heads and tails are best first: the first few links are the ones a chain uses.
             outs = self._links(((middle, t) for t in tails), spec.max_price_cents)
             ins = self._links(((h, middle) for h in heads), spec.max_price_cents) if outs else []
-            checked += 2
             if ins and outs:
                 out.append((middle, [(h, v) for (h, _), v in ins], [(t, v) for (_, t), v in outs]))
                 if len(out) >= MIDDLE_CAP:

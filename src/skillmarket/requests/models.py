@@ -124,5 +124,5 @@ class CompositionList(BaseModel):
 
     request_id: str
     items: list[Composition]
-    candidates_checked: int
-    truncated: bool
+    candidates_checked: int = Field(description="Skills examined as first, middle or last steps.")
+    truncated: bool = Field(description="True when a cap cut the search short.")
