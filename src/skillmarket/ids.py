@@ -18,6 +18,7 @@ PREFIXES = {
     "event": "evt",
     "ledger_entry": "txn",
     "posting": "pst",
+    "request": "req",
 }
 
 

@@ -21,6 +21,7 @@ from skillmarket.identity.services import IdentityService
 from skillmarket.invocations.services import InvocationService
 from skillmarket.ledger.providers import provider_named
 from skillmarket.ledger.services import LedgerService
+from skillmarket.requests.services import RequestsService
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Services:
     sealing_key: SealingKey
     ledger: LedgerService
     invocations: InvocationService
+    requests: RequestsService
 
     def close(self) -> None:
         """Release the database connections."""
@@ -66,6 +68,12 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         provider=provider_named(settings.payment_provider),
         allowances=settings.monthly_allowances(),  # type: ignore[arg-type]
     )
+    requests = RequestsService(db, catalog)
+    # The requests domain keeps a schema signature per skill version, written in the
+    # catalog's own transactions; sync() fills in what was loaded without the catalog.
+    catalog.add_listener(requests.index)
+    if migrate:
+        requests.sync_shapes()
     return Services(
         settings=settings,
         db=db,
@@ -77,6 +85,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         sealing_key=sealing_key,
         ledger=ledger,
         invocations=InvocationService(db, catalog, passports, ledger, key_provider, sealing_key),
+        requests=requests,
     )
 
 

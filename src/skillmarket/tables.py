@@ -16,6 +16,12 @@ from skillmarket.ledger.tables import (
     ledger_holds,
     ledger_postings,
 )
+from skillmarket.requests.tables import (
+    skill_request_tags,
+    skill_requests,
+    skill_shape_names,
+    skill_shapes,
+)
 
 __all__ = [
     "api_keys",
@@ -33,6 +39,10 @@ __all__ = [
     "passports",
     "skill_names",
     "skill_secrets",
+    "skill_request_tags",
+    "skill_requests",
+    "skill_shape_names",
+    "skill_shapes",
     "skill_tags",
     "skills",
     "trusted_issuers",

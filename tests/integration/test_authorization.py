@@ -59,6 +59,18 @@ OPERATOR = {
     ("GET", "/v1/wallet"): "test_wallet_is_own",
     ("GET", "/v1/wallet/ledger"): "test_wallet_is_own",
     ("GET", "/v1/wallet/statements/{month}"): "test_wallet_is_own",
+    ("POST", "/v1/requests"): "test_requests_are_public_but_closed_by_their_poster",
+    ("GET", "/v1/requests"): "test_requests_are_public_but_closed_by_their_poster",
+    ("GET", "/v1/requests/{request_id}"): "test_requests_are_public_but_closed_by_their_poster",
+    ("POST", "/v1/requests/{request_id}/close"): (
+        "test_requests_are_public_but_closed_by_their_poster"
+    ),
+    ("GET", "/v1/requests/{request_id}/matches"): (
+        "test_requests_are_public_but_closed_by_their_poster"
+    ),
+    ("GET", "/v1/requests/{request_id}/compositions"): (
+        "test_requests_are_public_but_closed_by_their_poster"
+    ),
 }
 
 
@@ -292,3 +304,35 @@ def test_wallet_is_own(api, world, services):
     month = services.ledger.wallet(bob.id).allowance.month
     statement = api.get(f"/v1/wallet/statements/{month}", headers=auth(bob_key))
     assert statement.status_code == 200 and alice.id not in statement.text
+
+
+def test_requests_are_public_but_closed_by_their_poster(api, world):
+    alice, alice_key = world["alice"]
+    _, bob_key = world["bob"]
+    schema = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array"}}}
+    request = api.post(
+        "/v1/requests",
+        json={
+            "description": "alice needs this",
+            "input_schema": schema,
+            "output_schema": {"type": "object"},
+            "max_price_cents": 0,
+        },
+        headers=auth(alice_key),
+    ).json()
+    assert request["poster_id"] == alice.id
+    url = f"/v1/requests/{request['id']}"
+    # Public: Bob lists, reads and matches Alice's request (a publisher picking it up) ...
+    listed = api.get("/v1/requests", headers=auth(bob_key)).json()["items"]
+    assert [r["id"] for r in listed] == [request["id"]]
+    assert (
+        api.get("/v1/requests", params={"mine": True}, headers=auth(bob_key)).json()["items"] == []
+    )
+    assert api.get(url, headers=auth(bob_key)).json() == request
+    for kind in ("matches", "compositions"):
+        response = api.get(f"{url}/{kind}", headers=auth(bob_key))
+        assert response.status_code == 200 and "ALICE SECRET" not in response.text
+    # ... but only Alice may close it.
+    assert_error(api.post(f"{url}/close", headers=auth(bob_key)), 403, "NOT_REQUEST_OWNER")
+    assert api.get(url, headers=auth(alice_key)).json()["status"] == "open"
+    assert api.post(f"{url}/close", headers=auth(alice_key)).json()["status"] == "closed"

@@ -29,3 +29,5 @@ class EventType(StrEnum):
     SKILL_TERMINATE = "skill.terminate"
     PROXY_CALL = "proxy.call"
     LEDGER_POSTING = "ledger.posting"
+    REQUEST_POST = "request.post"
+    REQUEST_CLOSE = "request.close"

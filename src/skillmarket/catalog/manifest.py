@@ -143,6 +143,24 @@ def _check_schema(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def check_schema(value: dict[str, Any]) -> dict[str, Any]:
+    """Return ``value`` if it is a valid JSON Schema 2020-12, else raise ``invalid_schema``."""
+    return _check_schema(value)
+
+
+def normal_tags(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Tags lower-cased, de-duplicated and sorted; raise ``invalid_tag`` for a bad one."""
+    tags = sorted({t.strip().lower() for t in value})
+    for tag in tags:
+        if not TAG_PATTERN.match(tag):
+            raise PydanticCustomError(
+                "invalid_tag",
+                "tag '{tag}' is not 1-32 lowercase letters, digits, hyphens",
+                {"tag": tag},
+            )
+    return tuple(tags)
+
+
 class SkillManifest(BaseModel):
     """Everything a publisher declares about one version of a skill."""
 
@@ -185,15 +203,7 @@ class SkillManifest(BaseModel):
     @field_validator("tags")
     @classmethod
     def _normal_tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        tags = sorted({t.strip().lower() for t in value})
-        for tag in tags:
-            if not TAG_PATTERN.match(tag):
-                raise PydanticCustomError(
-                    "invalid_tag",
-                    "tag '{tag}' is not 1-32 lowercase letters, digits, hyphens",
-                    {"tag": tag},
-                )
-        return tuple(tags)
+        return normal_tags(value)
 
     @field_validator("input_schema", "output_schema")
     @classmethod

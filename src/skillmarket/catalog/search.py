@@ -172,3 +172,45 @@ def search(conn: Connection, filters: SearchFilters) -> tuple[list[sa.Row], bool
     stmt = _postgres_full_text(stmt, words) if words else stmt.order_by(skills.c.name)
     rows = conn.execute(stmt.limit(filters.limit + 1).offset(filters.offset)).all()
     return rows[: filters.limit], len(rows) > filters.limit
+
+
+# Words too common to say anything about a skill, left out of relevance scoring.
+_STOPWORDS = "a an and are as at be by can for from give gives has have i in into is it its me my \
+of on or our should that the their then this to we what when which will with you your"
+STOPWORDS = frozenset(_STOPWORDS.split())
+
+
+def relevance_words(text: str) -> list[str]:
+    """The distinct, meaningful words of a free text (a request description), at most 12."""
+    seen = dict.fromkeys(w for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
+    return list(seen)[:MAX_QUERY_WORDS]
+
+
+def relevance(conn: Connection, words: list[str], limit: int) -> dict[str, float]:
+    """Latest skills matching ANY of ``words`` (as prefixes), best first, scored 0–1 by id.
+
+    Unlike :func:`search`, which needs every word, this ranks by how well a skill fits a
+    whole sentence, so it can order candidates found by other means (schema matching).
+    """
+    if conn.dialect.name == "sqlite":
+        match = "{name tags description} : (" + " OR ".join(f'"{w}"*' for w in words) + ")"
+        stmt = sa.text(
+            "SELECT skills.id AS id, -top.score AS score FROM ("
+            "SELECT rowid AS seq, bm25(skill_search, 10.0, 5.0, 1.0, 0.0) AS score "
+            "FROM skill_search WHERE skill_search MATCH :q ORDER BY score LIMIT :limit"
+            ") AS top JOIN skills ON skills.seq = top.seq"
+        ).bindparams(q=match, limit=limit)
+    else:
+        # Rank inside the index first and join only the top rows (skills rows are wide).
+        stmt = sa.text(
+            "SELECT skills.id AS id, top.score AS score FROM ("
+            "SELECT seq, ts_rank(document, query) AS score "
+            "FROM skill_search, to_tsquery('simple', :q) AS query WHERE document @@ query "
+            "ORDER BY score DESC LIMIT :limit"
+            ") AS top JOIN skills ON skills.seq = top.seq"
+        ).bindparams(q=" | ".join(f"{w}:*" for w in words), limit=limit)
+    scores = {row.id: float(row.score) for row in conn.execute(stmt)}
+    best = max(scores.values(), default=0.0)
+    if best <= 0:
+        return dict.fromkeys(scores, 0.0)
+    return {skill_id: max(0.0, score / best) for skill_id, score in scores.items()}

@@ -8,6 +8,7 @@ deprecated — and only that one is in the search index.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import semver
@@ -23,6 +24,7 @@ from skillmarket.catalog.errors import (
     SkillNotFound,
     VersionConflict,
 )
+from skillmarket.catalog.listeners import CatalogListener, PublishedVersion
 from skillmarket.catalog.manifest import SkillManifest, redacted_steps
 from skillmarket.catalog.models import (
     PublishResult,
@@ -59,6 +61,17 @@ def summary(row: sa.Row) -> SkillSummary:
     )
 
 
+def published_version(row: sa.Row) -> PublishedVersion:
+    """What listeners learn of a skills row."""
+    return PublishedVersion(
+        skill_id=row.id,
+        price_cents=row.price_cents,
+        input_schema=row.manifest["input_schema"],
+        output_schema=row.manifest["output_schema"],
+        is_latest=row.is_latest,
+    )
+
+
 def detail(row: sa.Row, viewer_id: str | None, versions: list[VersionRef]) -> SkillDetail:
     """The detail view of a skills row as ``viewer_id`` may see it."""
     manifest: dict[str, Any] = row.manifest
@@ -83,9 +96,16 @@ def detail(row: sa.Row, viewer_id: str | None, versions: list[VersionRef]) -> Sk
 class CatalogService:
     """The skill catalog on the database."""
 
-    def __init__(self, db: Database, sealed: SealedLogic):
+    def __init__(
+        self, db: Database, sealed: SealedLogic, listeners: Iterable[CatalogListener] = ()
+    ):
         self.db = db
         self.sealed = sealed
+        self.listeners = list(listeners)
+
+    def add_listener(self, listener: CatalogListener) -> None:
+        """Tell ``listener`` about every later publish and latest-version change."""
+        self.listeners.append(listener)
 
     def publish(self, publisher_id: str, manifest: SkillManifest) -> PublishResult:
         """Publish one immutable name@version (idempotent for identical content).
@@ -131,6 +151,8 @@ class CatalogService:
             )
             self._refresh_latest(conn, manifest.name)
             row = conn.execute(_by_id, {"skill_id": skill_id}).one()
+            for listener in self.listeners:
+                listener.version_published(conn, published_version(row))
             return PublishResult(skill=self._detail(conn, row, publisher_id), created=True)
 
     def _claim_name(self, conn: Connection, name: str, publisher_id: str) -> None:
@@ -185,6 +207,7 @@ class CatalogService:
         rows = conn.execute(
             sa.select(
                 skills.c.seq,
+                skills.c.id,
                 skills.c.version,
                 skills.c.is_latest,
                 skills.c.deprecated_at,
@@ -200,6 +223,8 @@ class CatalogService:
             if row.is_latest == should:
                 continue
             conn.execute(skills.update().where(skills.c.seq == row.seq).values(is_latest=should))
+            for listener in self.listeners:
+                listener.latest_changed(conn, row.id, should)
             if should:
                 search_index.index_skill(
                     conn,
@@ -313,3 +338,36 @@ class CatalogService:
         """How many skill versions are published."""
         with self.db.read() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(skills)).scalar_one()
+
+    def count_latest(self) -> int:
+        """How many skill versions are the latest live version of their name."""
+        with self.db.read() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(skills).where(skills.c.is_latest.is_(True))
+            ).scalar_one()
+
+    def published_versions(self) -> Iterator[PublishedVersion]:
+        """Every published version, oldest first (for rebuilding derived data)."""
+        with self.db.read() as conn:
+            result = conn.execution_options(yield_per=1000).execute(
+                sa.select(skills).order_by(skills.c.seq)
+            )
+            for row in result:
+                yield published_version(row)
+
+    def summaries(self, skill_ids: Iterable[str]) -> dict[str, SkillSummary]:
+        """The list view of each of ``skill_ids`` that exists, by id."""
+        wanted = list(dict.fromkeys(skill_ids))
+        if not wanted:
+            return {}
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(skills).where(skills.c.id.in_(wanted))).all()
+        return {row.id: summary(row) for row in rows}
+
+    def relevance(self, text: str, limit: int = 2000) -> dict[str, float]:
+        """Latest skills sharing any word with ``text``, scored 0–1 (1 = best), by id."""
+        words = search_index.relevance_words(text)
+        if not words:
+            return {}
+        with self.db.read() as conn:
+            return search_index.relevance(conn, words, limit)

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from skillmarket.cli import admin, audit, invocations, passports, skills, wallet
+from skillmarket.cli import admin, audit, invocations, passports, requests, skills, wallet
 from skillmarket.cli.output import fail
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(passports.trust_app, name="trust")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(wallet.wallet_app, name="wallet")
+app.add_typer(requests.request_app, name="request")
 for command in (
     skills.publish,
     skills.search,

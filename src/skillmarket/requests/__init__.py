@@ -1,0 +1,1 @@
+"""Skill requests: what operators need, which skills match, and which chains would."""
