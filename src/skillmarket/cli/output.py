@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -44,3 +46,29 @@ def fail(message: str, code: str | None = None) -> NoReturn:
     prefix = f"{code}: " if code else ""
     err_console.print(f"[red]error:[/red] {prefix}{message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
+
+
+def load_document(path: Path, what: str, code: str) -> dict[str, Any]:
+    """Read one ``what`` object from a YAML or JSON file (by extension), or fail with ``code``."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}", "FILE_UNREADABLE")
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        fail(f"{path} is not valid {kind}: {str(exc).splitlines()[0]}", code)
+    if not isinstance(data, dict):
+        fail(f"{path} must hold one {what} object", code)
+    return data
+
+
+def price_text(cents: int) -> str:
+    """A price in cents as people read it."""
+    return "free" if cents == 0 else f"${cents / 100:.2f}"
+
+
+def shorten(text: str, width: int = 60) -> str:
+    """``text`` cut to ``width`` characters with an ellipsis."""
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
 from skillmarket.cli.client import ApiClient
-from skillmarket.cli.output import JsonOption, console, fail, print_json, print_table
+from skillmarket.cli.output import (
+    JsonOption,
+    console,
+    load_document,
+    price_text,
+    print_json,
+    print_table,
+    shorten,
+)
 
 request_app = typer.Typer(
     help="Post and browse skill requests; find matching skills and chains (client).",
@@ -23,25 +29,7 @@ ProvenOption = typer.Option(False, "--proven-only", help="Leave out fits with ca
 
 def load_request(path: Path) -> dict[str, Any]:
     """Read a request file in YAML or JSON (by extension)."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}", "FILE_UNREADABLE")
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        fail(f"{path} is not valid YAML/JSON: {str(exc).splitlines()[0]}", "MALFORMED_REQUEST")
-    if not isinstance(data, dict):
-        fail(f"{path} must hold one request object", "MALFORMED_REQUEST")
-    return data
-
-
-def _price(cents: int) -> str:
-    return "free" if cents == 0 else f"${cents / 100:.2f}"
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return load_document(path, "request", "MALFORMED_REQUEST")
 
 
 @request_app.command("post")
@@ -54,7 +42,7 @@ def request_post(
     if as_json:
         print_json(request)
         return
-    typer.echo(f"posted {request['id']} (up to {_price(request['max_price_cents'])})")
+    typer.echo(f"posted {request['id']} (up to {price_text(request['max_price_cents'])})")
 
 
 @request_app.command("list")
@@ -87,9 +75,9 @@ def request_list(
             (
                 r["id"],
                 r["status"],
-                _price(r["max_price_cents"]),
+                price_text(r["max_price_cents"]),
                 ", ".join(r["tags"]),
-                _short(r["description"]),
+                shorten(r["description"]),
             )
             for r in page["items"]
         ],
@@ -111,7 +99,7 @@ def request_show(
     console.print(request["description"], highlight=False)
     for label, value in (
         ("poster", request["poster_id"]),
-        ("max price", _price(request["max_price_cents"])),
+        ("max price", price_text(request["max_price_cents"])),
         ("tags", ", ".join(request["tags"])),
         ("posted", request["created_at"]),
     ):
@@ -165,7 +153,7 @@ def request_matches(
                 f"{m['score']:.2f}",
                 m["skill"]["id"],
                 m["skill"]["name"],
-                _price(m["skill"]["price_cents"]),
+                price_text(m["skill"]["price_cents"]),
                 "proven" if m["proven"] else "unproven",
                 _mapping(m["output"]),
             )
@@ -203,7 +191,7 @@ def request_compositions(
             (
                 f"{c['score']:.2f}",
                 " → ".join(f"{s['skill']['name']} ({s['skill']['id']})" for s in c["steps"]),
-                _price(c["total_price_cents"]),
+                price_text(c["total_price_cents"]),
                 "proven" if c["proven"] else "unproven",
             )
             for c in found["items"]

@@ -3,35 +3,27 @@
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
 from skillmarket.cli.client import ApiClient
-from skillmarket.cli.output import JsonOption, console, fail, print_json, print_table
+from skillmarket.cli.output import (
+    JsonOption,
+    console,
+    load_document,
+    price_text,
+    print_json,
+    print_table,
+    shorten,
+)
 from skillmarket.crypto.sealing import LOGIC_INFO, seal
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
-    """Read a manifest file in YAML or JSON (by extension; JSON is also valid YAML)."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}", "FILE_UNREADABLE")
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        fail(
-            f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-            f"{str(exc).splitlines()[0]}",
-            "MALFORMED_MANIFEST",
-        )
-    if not isinstance(data, dict):
-        fail(f"{path} must hold one manifest object", "MALFORMED_MANIFEST")
-    return data
+    """Read a manifest file in YAML or JSON (by extension)."""
+    return load_document(path, "manifest", "MALFORMED_MANIFEST")
 
 
 def seal_logic(client: ApiClient, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -109,8 +101,8 @@ def search(
                 s["version"],
                 s["execution_mode"],
                 s["trust_level_required"],
-                _price(s["price_cents"]),
-                _short(s["description"]),
+                price_text(s["price_cents"]),
+                shorten(s["description"]),
             )
             for s in page["items"]
         ],
@@ -134,7 +126,7 @@ def show(
         ("execution mode", skill["execution_mode"]),
         ("credential mode", skill["credential_mode"]),
         ("trust required", skill["trust_level_required"]),
-        ("price", _price(skill["price_cents"])),
+        ("price", price_text(skill["price_cents"])),
         ("tags", ", ".join(skill["tags"])),
         ("fingerprint", skill["fingerprint"]),
         (
@@ -186,11 +178,3 @@ def deprecate(
         print_json(skill)
         return
     typer.echo(f"deprecated {skill['name']}@{skill['version']}")
-
-
-def _price(cents: int) -> str:
-    return "free" if cents == 0 else f"${cents / 100:.2f}"
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
