@@ -5,6 +5,7 @@ writes its audit events; the asynchronous running of steps is in :mod:`runner`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -550,6 +551,4 @@ def _parse_output(text: str) -> Any:
 
 
 def _b64url(value: str) -> bytes:
-    import base64
-
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
