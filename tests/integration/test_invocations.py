@@ -295,6 +295,26 @@ class TestSourceAndSealed:
         assert market.events(body["invocation_id"])[-1] == "skill.terminate"
         assert body["cost"]["price_micros"] == 0
 
+    def test_revocation_is_checked_before_every_proxy_call(self, market):
+        code = (
+            "const until = Date.now() + 600; while (Date.now() < until) {}\n"
+            "await proxy_fetch('https://example.com/');\n"
+            "return JSON.stringify({total: 1, count: 1, currency: 'USD'});"
+        )
+        skill = market.publish(execution_steps=[script(code, timeout_ms=5000)])
+        revoker = threading.Timer(
+            0.2,
+            market.services.passports.revoke,
+            args=(market.passport,),
+            kwargs={"actor": None, "reason": "stolen"},
+        )
+        revoker.start()
+        body = market.invoke(skill["id"]).json()
+        revoker.join()
+        assert (body["status"], body["error"]["code"]) == ("terminated", "PASSPORT_REVOKED")
+        events = market.events(body["invocation_id"])
+        assert "proxy.call" not in events and events[-1] == "skill.terminate"
+
     def test_another_operator_cannot_poll(self, market):
         skill = market.publish(execution_steps=[script()])
         body = market.invoke(skill["id"]).json()

@@ -112,7 +112,9 @@ class InvocationRunner:
                             upstream_micros=script_upstream_micros(elapsed),
                         )
                     )
-                status = "terminated" if isinstance(exc, PassportError) else "failed"
+                # A revocation seen by proxy_fetch reaches us through the sandbox with its code.
+                revoked = isinstance(exc, PassportError) or exc.code == "PASSPORT_REVOKED"
+                status = "terminated" if revoked else "failed"
                 return await self._finish(
                     invocation_id, status, None, (exc.code, exc.message), metered
                 )
