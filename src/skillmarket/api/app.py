@@ -15,6 +15,7 @@ from skillmarket.api import audit, invocations, operators, passports, requests, 
 from skillmarket.api.errors import install_error_handlers
 from skillmarket.api.limits import BodySizeLimit
 from skillmarket.invocations.engine import Engine
+from skillmarket.mcp.streamable import mcp_lifespan, mount_mcp
 from skillmarket.services import Services
 
 DESCRIPTION = """\
@@ -48,7 +49,8 @@ def create_app(services: Services) -> FastAPI:
         await engine.start()
         signer = asyncio.create_task(_sign_checkpoints(services))
         try:
-            yield
+            async with mcp_lifespan(app, mcp_server):
+                yield
         finally:
             await engine.stop()
             signer.cancel()
@@ -69,6 +71,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(wallet.router)
     app.include_router(requests.router)
+    mcp_server = mount_mcp(app, services)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -7,6 +7,7 @@ import logging
 import typer
 
 from skillmarket.cli import admin, audit, invocations, passports, requests, skills, wallet
+from skillmarket.cli.mcp import mcp
 from skillmarket.cli.output import fail
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ for command in (
     invocations.pending,
     invocations.claim,
     invocations.complete,
+    mcp,
 ):
     app.command()(command)
 
@@ -52,7 +54,8 @@ def serve(
     from skillmarket.services import open_services, seed_examples
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    overrides = {"host": host, "port": port}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     try:
         services = open_services(settings)
     except Exception as exc:  # noqa: BLE001  (any failure to open the store ends start-up)
@@ -64,8 +67,8 @@ def serve(
     typer.echo(f"store: {settings.resolved_database_url}")
     uvicorn.run(
         create_app(services),
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         log_level="info",
     )
 
