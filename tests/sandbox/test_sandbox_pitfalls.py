@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,14 @@ class TestPitfall04LoopAfterAwait:
 
 class TestPitfall05DropToNobody:
     def test_js_worker_runs_as_nobody(self, sandbox):
-        uids = status_of(js_pid(sandbox))["Uid"].split()
+        # A worker replacing a recycled one runs as root until its lockdown, before it says
+        # ready; wait for that (a worker that never drops still fails).
+        deadline = time.monotonic() + 5
+        while True:
+            uids = status_of(js_pid(sandbox))["Uid"].split()
+            if uids == [str(NOBODY_UID)] * 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert uids == [str(NOBODY_UID)] * 4
 
     def test_python_child_runs_as_nobody_with_nproc_zero(self, sandbox):

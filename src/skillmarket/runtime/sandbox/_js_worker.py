@@ -4,9 +4,12 @@ context (started by the host as ``python -I -S _js_worker.py CONFIG_JSON``).
 Start-up imports ``_quickjs`` and reads the prelude, then applies every kernel layer once
 (``_lockdown.lock_down``) and only then says ``ready``. Each ``run`` gets a new ``Context`` with
 memory, stack and time limits, the lockdown prelude, and the script wrapped as the body of an
-``async function (input)``. ``proxy_fetch`` requests leave as ``fetch`` frames; the host answers
-with ``settle`` (or ``abort``). The time limit is re-armed with the remaining wall budget before
-every evaluation segment, so a loop after an ``await`` is interrupted too.
+``async function (input)``. Making a context and evaluating the prelude is most of a run's cost,
+so the worker makes the next run's context while it waits for the next frame, and frees the
+last one only after the answer is sent: a context still serves exactly one run, but its set-up
+and tear-down are off the critical path. ``proxy_fetch`` requests leave as ``fetch`` frames;
+the host answers with ``settle`` (or ``abort``). The time limit is re-armed with the remaining
+wall budget before every evaluation segment, so a loop after an ``await`` is interrupted too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 
 _LINE = re.compile(r"<input>:(\d+)(?::\d+)?")
 _STACK_BYTES = 1 << 20
+_PRELUDE_SECONDS = 5.0  # the prelude is ours and runs in microseconds; this is a backstop
 _MEMORY_WORDS = ("out of memory", "string too long")
 
 
@@ -43,7 +47,7 @@ def _from_exception(exc: Exception, ctx) -> dict:
         return {"kind": "timeout", "recycle": True}
     if any(word in head for word in _MEMORY_WORDS):
         return {"kind": "memory", "message": head, "recycle": True}
-    if head.strip() == "null":
+    if head.strip() == "null" and ctx is not None:
         usage = ctx.memory()
         if usage["malloc_size"] >= 0.8 * usage["malloc_limit"]:
             return {"kind": "memory", "message": "out of memory", "recycle": True}
@@ -94,6 +98,31 @@ class Worker:
         self.prelude = prelude
         self.fd = fd
         self.max_frame = max_frame
+        self.spare: tuple | None = None  # (memory_bytes, ctx, bridge) made for the next run
+        self.spent: object = None  # the last run's context, freed once its answer is out
+
+    def fresh(self, memory_bytes: int) -> tuple:
+        """A new context with its limits and the prelude evaluated: (ctx, bridge)."""
+        ctx = self.qjs.Context()
+        ctx.set_memory_limit(memory_bytes)
+        ctx.set_max_stack_size(_STACK_BYTES)
+        ctx.set_time_limit(_PRELUDE_SECONDS)
+        return ctx, ctx.eval(self.prelude)
+
+    def prepare(self, memory_bytes: int) -> None:
+        """Free the last run's context and make the next one (between runs)."""
+        self.spent = None
+        try:
+            self.spare = (memory_bytes, *self.fresh(memory_bytes))
+        except Exception:  # noqa: BLE001 — the next run makes its own and reports any failure
+            self.spare = None
+
+    def take(self, memory_bytes: int) -> tuple:
+        """The prepared context if it has these limits, else a new one."""
+        spare, self.spare = self.spare, None
+        if spare is not None and spare[0] == memory_bytes:
+            return spare[1], spare[2]
+        return self.fresh(memory_bytes)
 
     def send(self, message: dict) -> None:
         """Write one frame to the host."""
@@ -125,16 +154,14 @@ class Worker:
                         "cpu_ms": outcome["cpu_ms"],
                     }
                 )
+            self.prepare(message["memory_bytes"])
 
     def run(self, message: dict) -> dict:
         """One invocation in a fresh context; never raises."""
         deadline = time.monotonic() + message["timeout_ms"] / 1000
-        ctx = self.qjs.Context()
-        ctx.set_memory_limit(message["memory_bytes"])
-        ctx.set_max_stack_size(_STACK_BYTES)
+        ctx = bridge = None
         try:
-            self._arm(ctx, deadline)
-            bridge = ctx.eval(self.prelude)
+            ctx, bridge = self.take(message["memory_bytes"])
             self._arm(ctx, deadline)
             main = ctx.eval("(async function (input) {" + message["code"] + "\n})")
             self._arm(ctx, deadline)
@@ -152,7 +179,7 @@ class Worker:
                     "line": None, "recycle": True}  # fmt: skip
         finally:
             bridge = None
-            del ctx
+            self.spent, ctx = ctx, None  # freed by prepare(), after the answer is sent
 
     @staticmethod
     def _arm(ctx, deadline: float) -> None:
