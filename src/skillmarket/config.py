@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from skillmarket.runtime.sandbox import SandboxConfig
 
 
 class Settings(BaseSettings):
@@ -65,6 +68,26 @@ class Settings(BaseSettings):
         description="SQLite synchronous pragma. NORMAL survives app crashes; FULL also power loss.",
     )
 
+    sandbox_js_workers: int | None = Field(
+        None, ge=0, description="JavaScript sandbox workers; unset: one per CPU core; 0: none."
+    )
+    sandbox_python_workers: int | None = Field(
+        None, ge=0, description="Python sandbox zygotes; unset: one per CPU core; 0: none."
+    )
+    sandbox_recycle_after: int = Field(
+        1000, ge=1, description="Runs after which a sandbox worker is replaced by a fresh one."
+    )
+    sandbox_bwrap: Literal["off", "auto", "required"] = Field(
+        "auto",
+        description="The optional bubblewrap namespace layer: `auto` uses it where it works, "
+        "`required` refuses to run scripts without it, `off` never uses it.",
+    )
+    sandbox_allow_unprivileged: bool = Field(
+        False,
+        description="Run scripts even when the server is not root and cannot drop workers to "
+        "uid nobody (the other layers still apply). Off: such a server refuses script steps.",
+    )
+
     llm_base_url: str = Field(
         "https://openrouter.ai/api/v1",
         description="Base URL of the OpenAI-compatible chat-completions API that runs LLM steps.",
@@ -104,6 +127,18 @@ class Settings(BaseSettings):
         description="Where deposits are confirmed and payouts sent. `manual`: an admin moves "
         "the money by hand and records it.",
     )
+
+    def sandbox_config(self) -> SandboxConfig:
+        """The script sandbox's configuration from these settings."""
+        from skillmarket.runtime.sandbox import SandboxConfig
+
+        return SandboxConfig(
+            js_workers=self.sandbox_js_workers,
+            python_workers=self.sandbox_python_workers,
+            recycle_after=self.sandbox_recycle_after,
+            bwrap=self.sandbox_bwrap,
+            allow_unprivileged=self.sandbox_allow_unprivileged,
+        )
 
     def monthly_allowances(self) -> dict[str, int]:
         """The free-skill allowance of each buyer tier."""

@@ -15,7 +15,7 @@ from skillmarket.invocations.proxy import proxy_for
 from skillmarket.invocations.runner import InProcessQueue, InvocationRunner
 from skillmarket.invocations.services import InvocationService
 from skillmarket.runtime.egress import EgressGuard
-from skillmarket.runtime.sandbox import ScriptRuntime
+from skillmarket.runtime.sandbox import SandboxConfig, ScriptRuntime
 from skillmarket.runtime.steps.llm import LlmStepExecutor
 
 logger = logging.getLogger(__name__)
@@ -25,8 +25,8 @@ class LazyScriptRuntime:
     """The sandbox pool, started on the first script step (a server that only serves open
     and LLM skills never forks a worker)."""
 
-    def __init__(self) -> None:
-        self.runtime = ScriptRuntime()
+    def __init__(self, config: SandboxConfig) -> None:
+        self.runtime = ScriptRuntime(config)
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -51,7 +51,7 @@ class Engine:
     def __init__(self, settings: Settings, invocations: InvocationService):
         self.settings = settings
         self.invocations = invocations
-        self.scripts = LazyScriptRuntime()
+        self.scripts = LazyScriptRuntime(settings.sandbox_config())
         self.llm = LlmStepExecutor.from_settings(settings)
         self.guard = EgressGuard()
         self.runner = InvocationRunner(
