@@ -24,6 +24,7 @@ from skillmarket.api import (
 from skillmarket.api.errors import install_error_handlers
 from skillmarket.api.limits import BodySizeLimit
 from skillmarket.invocations.engine import Engine
+from skillmarket.runtime.egress import EgressGuard
 from skillmarket.services import Services
 
 DESCRIPTION = """\
@@ -47,12 +48,15 @@ async def _sign_checkpoints(services: Services) -> None:
             logger.exception("signing an audit checkpoint failed")
 
 
-def create_app(services: Services) -> FastAPI:
-    """Build the app around already-opened ``services``."""
+def create_app(services: Services, *, egress_guard: EgressGuard | None = None) -> FastAPI:
+    """Build the app around already-opened ``services``. ``egress_guard`` replaces the default
+    guard of ``proxy_fetch`` (tests pass one that resolves their local upstream's names)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = Engine(services.settings, services.invocations)
+        engine = Engine(
+            services.settings, services.invocations, services.credentials, guard=egress_guard
+        )
         app.state.queue = engine.queue
         await engine.start()
         signer = asyncio.create_task(_sign_checkpoints(services))

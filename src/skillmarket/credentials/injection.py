@@ -8,7 +8,8 @@ not be found and scrubbed.
 
 :func:`secret_forms` lists the spellings in which an upstream could echo the secret: as is,
 percent-encoded (``quote`` and ``quote_plus``), as httpx encodes it into a query string,
-JSON-escaped and, for ``basic``, the base64 of ``username:password``. :func:`scrub` replaces
+HTML-escaped, JSON-escaped the ways common encoders do it and, for ``basic``, the base64 of
+``username:password``. :func:`scrub` replaces
 each of them, case-insensitively, in response headers and bodies before the script sees them.
 Scrubbing is a second line: the first is that the credential only ever goes to its own domain.
 """
@@ -16,6 +17,7 @@ Scrubbing is a second line: the first is that the credential only ever goes to i
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -87,11 +89,20 @@ def secret_forms(credential: Credential) -> tuple[str, ...]:
                 value,
                 quote(value, safe=""),
                 quote_plus(value, safe=""),
-                json.dumps(value)[1:-1],
                 _httpx_query_form(value),
+                html.escape(value),
+                *_json_forms(value),
             }
         )
     return tuple(sorted((f for f in forms if len(f) >= MIN_SECRET_CHARS), key=len, reverse=True))
+
+
+def _json_forms(value: str) -> set[str]:
+    """The value inside a JSON string as common encoders write it: plain, with ``/`` escaped
+    (PHP), with ``<``, ``>`` and ``&`` as ``\\u00XX`` (Go), and both."""
+    plain = json.dumps(value)[1:-1]
+    go = plain.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return {plain, plain.replace("/", "\\/"), go, go.replace("/", "\\/")}
 
 
 def _httpx_query_form(value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 from urllib.parse import quote
 
@@ -73,6 +74,8 @@ class TestScrub:
             quote(SECRET, safe=""),
             quote(SECRET, safe="").lower(),
             json.dumps(SECRET)[1:-1],
+            json.dumps(SECRET)[1:-1].replace("/", "\\/").replace("&", "\\u0026"),
+            html.escape(SECRET),
             httpx.URL("https://x/").copy_set_param("k", SECRET).query.decode()[2:],
         ],
     )
