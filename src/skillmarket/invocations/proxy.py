@@ -34,7 +34,7 @@ from skillmarket.credentials.injection import inject, scrub, scrub_headers
 from skillmarket.credentials.services import CredentialService
 from skillmarket.errors import SkillmarketError
 from skillmarket.invocations.errors import ServiceNotDeclared
-from skillmarket.invocations.metering import ProxyMeter
+from skillmarket.invocations.metering import ProxyMeter, Side
 from skillmarket.invocations.services import InvocationService, RunContext
 from skillmarket.runtime.egress import EgressBlocked, EgressGuard, parse_target
 from skillmarket.runtime.egress import registrable_domain as domain_of
@@ -103,58 +103,10 @@ class CredentialProxy:
     async def _with_service(self, request: FetchRequest, name: str) -> FetchResponse:
         audit: dict[str, Any] = {"service": name[:64], "method": request.method}
         try:
-            # 1.-2. Declared, and connected by the side that provides it.
-            declared = self.declared.get(name)
-            if declared is None:
-                raise ServiceNotDeclared(
-                    f"service {name!r} is not declared by this skill", details={"service": name}
-                )
-            side = declared["provided_by"]
-            audit["provided_by"] = side
-            owner = self.context.buyer_id if side == "buyer" else self.context.skill.publisher_id
-            connection = await run_in_threadpool(self.credentials.find, owner, name)
-            if connection is None:
-                raise ServiceNotConnected(
-                    f"the {side} has not connected the service {name!r}",
-                    details={"service": name, "provided_by": side},
-                )
-            # 3. HTTPS, on the connection's registrable domain.
-            target = parse_target(
-                request.url,
-                allowed_schemes=self.guard.policy.allowed_schemes,
-                allowed_ports=self.guard.policy.allowed_ports,
-            )
-            audit["host"] = target.host
-            if target.scheme != "https":
-                raise EgressBlocked("https_required", host=target.host, service=name)
-            if domain_of(target.host) != connection.registrable_domain:
-                raise EgressBlocked(
-                    "not_service_domain",
-                    host=target.host,
-                    service=name,
-                    domain=connection.registrable_domain,
-                )
+            side, owner, cost = await self._admit(request, name, audit)
         except SkillmarketError as exc:
             await self._audit({**audit, "error": exc.code})
             raise
-        # 4. Within the hold, then the credential; the call is billed only if it is answered.
-        cost = int(declared.get("cost_per_call_micros") or 0) if side == "seller" else 0
-        try:
-            self.meter.reserve(name, side, cost)
-        except SkillmarketError as exc:
-            await self._audit({**audit, "error": exc.code})
-            raise
-        return await self._send(request, name, side, owner, cost, audit)
-
-    async def _send(
-        self,
-        request: FetchRequest,
-        name: str,
-        side: str,
-        owner: str,
-        cost: int,
-        audit: dict[str, Any],
-    ) -> FetchResponse:
         try:
             credential = await run_in_threadpool(self.credentials.open_credential, owner, name)
             domain = credential.registrable_domain
@@ -169,11 +121,11 @@ class CredentialProxy:
                 sensitive_headers=injected.sensitive_headers,
             )
         except SkillmarketError as exc:
-            self.meter.release(name, side)  # type: ignore[arg-type]
+            self.meter.release(name, side)  # no answer, no charge
             await self._audit({**audit, "error": exc.code})
             raise
         except BaseException:
-            self.meter.release(name, side)  # type: ignore[arg-type]
+            self.meter.release(name, side)
             raise
         metadata = _metadata(response.metadata.to_dict())
         await self._audit({**audit, **metadata, "cost_per_call_micros": cost})
@@ -183,6 +135,47 @@ class CredentialProxy:
             headers=scrub_headers(response.headers, pattern),
             body=scrub(response.body.decode("utf-8", "replace"), pattern),
         )
+
+    async def _admit(
+        self, request: FetchRequest, name: str, audit: dict[str, Any]
+    ) -> tuple[Side, str, int]:
+        """Steps 1-4 of the module docstring; returns the side, the owner of the credential
+        and the cost of the call, which is now reserved on the meter."""
+        # 1.-2. Declared, and connected by the side that provides it.
+        declared = self.declared.get(name)
+        if declared is None:
+            raise ServiceNotDeclared(
+                f"service {name!r} is not declared by this skill", details={"service": name}
+            )
+        side: Side = declared["provided_by"]
+        audit["provided_by"] = side
+        owner = self.context.buyer_id if side == "buyer" else self.context.skill.publisher_id
+        connection = await run_in_threadpool(self.credentials.find, owner, name)
+        if connection is None:
+            raise ServiceNotConnected(
+                f"the {side} has not connected the service {name!r}",
+                details={"service": name, "provided_by": side},
+            )
+        # 3. HTTPS, on the connection's registrable domain.
+        target = parse_target(
+            request.url,
+            allowed_schemes=self.guard.policy.allowed_schemes,
+            allowed_ports=self.guard.policy.allowed_ports,
+        )
+        audit["host"] = target.host
+        if target.scheme != "https":
+            raise EgressBlocked("https_required", host=target.host, service=name)
+        if domain_of(target.host) != connection.registrable_domain:
+            raise EgressBlocked(
+                "not_service_domain",
+                host=target.host,
+                service=name,
+                domain=connection.registrable_domain,
+            )
+        # 4. Within the hold: the call is counted now, and uncounted if it gets no answer.
+        cost = int(declared.get("cost_per_call_micros") or 0) if side == "seller" else 0
+        self.meter.reserve(name, side, cost)
+        return side, owner, cost
 
     async def _audit(self, data: dict[str, Any]) -> None:
         await run_in_threadpool(_record, self.invocations, self.context, data)
