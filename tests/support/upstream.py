@@ -70,6 +70,7 @@ class Upstream:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
     upstream: Upstream
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name

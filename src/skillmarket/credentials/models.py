@@ -15,7 +15,7 @@ the named host: connecting ``api.example.com`` binds ``example.com`` and its sub
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from skillmarket.catalog.manifest import SERVICE_PATTERN
 from skillmarket.credentials.errors import ServiceConnectionInvalid
+from skillmarket.crypto.envelope import WrappedKey
 from skillmarket.runtime.egress import (
     FORBIDDEN_REQUEST_HEADERS,
     Allowlist,
@@ -102,6 +103,20 @@ class Credential:
 
 
 @dataclass(frozen=True)
+class SealedCredential:
+    """A connection as stored: where its credential may go and how, and the credential still
+    encrypted (a data key wrapped by the master key, and the ciphertext)."""
+
+    operator_id: str
+    name: str
+    registrable_domain: str
+    scheme: AuthScheme
+    auth_name: str | None
+    key: WrappedKey
+    ciphertext: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ConnectionSpec:
     """A connect request after its checks: what is stored, in the clear and encrypted."""
 
@@ -141,9 +156,9 @@ def prepare(request: ServiceConnect) -> ConnectionSpec:
         "username": request.username,
     }
     wanted = {"header": "header_name", "query": "param_name", "basic": "username"}.get(scheme)
-    for field, value in given.items():
-        if value is not None and field != wanted:
-            raise ServiceConnectionInvalid(field, f"is not used by auth {scheme!r}")
+    for name, value in given.items():
+        if value is not None and name != wanted:
+            raise ServiceConnectionInvalid(name, f"is not used by auth {scheme!r}")
     if wanted is not None and given[wanted] is None:
         raise ServiceConnectionInvalid(wanted, f"is required by auth {scheme!r}")
     auth_name = None

@@ -21,6 +21,7 @@ from skillmarket.credentials.errors import ServiceConnectionNotFound
 from skillmarket.credentials.models import (
     ConnectionSpec,
     Credential,
+    SealedCredential,
     ServiceConnect,
     ServiceConnection,
     prepare,
@@ -164,25 +165,45 @@ class CredentialService:
             )
         return _view(row)
 
-    def open_credential(self, operator_id: str, name: str) -> Credential:
-        """The decrypted credential of a connection: for the credential proxy only, never for
-        a response or a log line (``SERVICE_CONNECTION_NOT_FOUND`` if it is gone)."""
+    def find_sealed(self, operator_id: str, name: str) -> SealedCredential | None:
+        """The operator's connection of that name with its credential still encrypted, for
+        the credential proxy to check a call against before anything is decrypted."""
         with self.db.read() as conn:
             row = self._row(conn, operator_id, name)
         if row is None:
-            raise _not_found(name)
-        context = _context(operator_id, name)
-        key = WrappedKey(row.kek_id, bytes(row.wrapped_dek), bytes(row.commitment))
-        dek = envelope.open_data_key(self.key_provider, key, context)
-        plain = orjson.loads(envelope.decrypt_field(dek, context, FIELD, bytes(row.credential)))
-        return Credential(
-            service=name,
+            return None
+        return SealedCredential(
+            operator_id=operator_id,
+            name=name,
             registrable_domain=row.registrable_domain,
             scheme=row.auth_scheme,
             auth_name=row.auth_name,
+            key=WrappedKey(row.kek_id, bytes(row.wrapped_dek), bytes(row.commitment)),
+            ciphertext=bytes(row.credential),
+        )
+
+    def open_sealed(self, sealed: SealedCredential) -> Credential:
+        """Decrypt a credential found by :meth:`find_sealed` (no I/O but the master key's):
+        for the credential proxy only, never for a response or a log line."""
+        context = _context(sealed.operator_id, sealed.name)
+        dek = envelope.open_data_key(self.key_provider, sealed.key, context)
+        plain = orjson.loads(envelope.decrypt_field(dek, context, FIELD, sealed.ciphertext))
+        return Credential(
+            service=sealed.name,
+            registrable_domain=sealed.registrable_domain,
+            scheme=sealed.scheme,
+            auth_name=sealed.auth_name,
             secret=plain["secret"],
             username=plain["username"],
         )
+
+    def open_credential(self, operator_id: str, name: str) -> Credential:
+        """The decrypted credential of a connection (``SERVICE_CONNECTION_NOT_FOUND`` if there
+        is none): :meth:`find_sealed` then :meth:`open_sealed`."""
+        sealed = self.find_sealed(operator_id, name)
+        if sealed is None:
+            raise _not_found(name)
+        return self.open_sealed(sealed)
 
     def rewrap_all(self, conn: Connection) -> int:
         """Re-wrap every connection's data key under the current master key (in the caller's

@@ -31,6 +31,7 @@ from skillmarket.audit import log
 from skillmarket.audit.events import EventType
 from skillmarket.credentials.errors import ServiceNotConnected
 from skillmarket.credentials.injection import inject, scrub, scrub_headers
+from skillmarket.credentials.models import SealedCredential
 from skillmarket.credentials.services import CredentialService
 from skillmarket.errors import SkillmarketError
 from skillmarket.invocations.errors import ServiceNotDeclared
@@ -103,12 +104,12 @@ class CredentialProxy:
     async def _with_service(self, request: FetchRequest, name: str) -> FetchResponse:
         audit: dict[str, Any] = {"service": name[:64], "method": request.method}
         try:
-            side, owner, cost = await self._admit(request, name, audit)
+            side, sealed, cost = await self._admit(request, name, audit)
         except SkillmarketError as exc:
             await self._audit({**audit, "error": exc.code})
             raise
         try:
-            credential = await run_in_threadpool(self.credentials.open_credential, owner, name)
+            credential = self.credentials.open_sealed(sealed)
             domain = credential.registrable_domain
             injected = inject(credential, request.url, request.headers)
             del credential
@@ -138,9 +139,9 @@ class CredentialProxy:
 
     async def _admit(
         self, request: FetchRequest, name: str, audit: dict[str, Any]
-    ) -> tuple[Side, str, int]:
-        """Steps 1-4 of the module docstring; returns the side, the owner of the credential
-        and the cost of the call, which is now reserved on the meter."""
+    ) -> tuple[Side, SealedCredential, int]:
+        """Steps 1-4 of the module docstring; returns the side, its connection (credential
+        still encrypted) and the cost of the call, which is now reserved on the meter."""
         # 1.-2. Declared, and connected by the side that provides it.
         declared = self.declared.get(name)
         if declared is None:
@@ -150,7 +151,7 @@ class CredentialProxy:
         side: Side = declared["provided_by"]
         audit["provided_by"] = side
         owner = self.context.buyer_id if side == "buyer" else self.context.skill.publisher_id
-        connection = await run_in_threadpool(self.credentials.find, owner, name)
+        connection = await run_in_threadpool(self.credentials.find_sealed, owner, name)
         if connection is None:
             raise ServiceNotConnected(
                 f"the {side} has not connected the service {name!r}",
@@ -175,7 +176,7 @@ class CredentialProxy:
         # 4. Within the hold: the call is counted now, and uncounted if it gets no answer.
         cost = int(declared.get("cost_per_call_micros") or 0) if side == "seller" else 0
         self.meter.reserve(name, side, cost)
-        return side, owner, cost
+        return side, connection, cost
 
     async def _audit(self, data: dict[str, Any]) -> None:
         await run_in_threadpool(_record, self.invocations, self.context, data)
