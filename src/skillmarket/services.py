@@ -13,6 +13,7 @@ from skillmarket.catalog.manifest import SkillManifest
 from skillmarket.catalog.sealed import SealedLogic
 from skillmarket.catalog.services import CatalogService
 from skillmarket.config import Settings
+from skillmarket.credentials.services import CredentialService
 from skillmarket.crypto.envelope import LocalKeyProvider
 from skillmarket.crypto.sealing import SealingKey
 from skillmarket.db import Database
@@ -43,6 +44,7 @@ class Services:
     ledger: LedgerService
     invocations: InvocationService
     requests: RequestsService
+    credentials: CredentialService
 
     def close(self) -> None:
         """Release the database connections."""
@@ -86,6 +88,7 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         ledger=ledger,
         invocations=InvocationService(db, catalog, passports, ledger, key_provider, sealing_key),
         requests=requests,
+        credentials=CredentialService(db, key_provider),
     )
 
 

@@ -7,6 +7,7 @@ from skillmarket.audit.tables import (
     audit_visibility,
 )
 from skillmarket.catalog.tables import skill_names, skill_secrets, skill_tags, skills
+from skillmarket.credentials.tables import service_connections
 from skillmarket.identity.tables import api_keys, operators, passports, trusted_issuers
 from skillmarket.invocations.tables import invocations
 from skillmarket.ledger.tables import (
@@ -37,6 +38,7 @@ __all__ = [
     "ledger_postings",
     "operators",
     "passports",
+    "service_connections",
     "skill_names",
     "skill_secrets",
     "skill_request_tags",

@@ -71,6 +71,10 @@ OPERATOR = {
     ("GET", "/v1/requests/{request_id}/compositions"): (
         "test_requests_are_public_but_closed_by_their_poster"
     ),
+    ("POST", "/v1/services"): "test_services_are_own",
+    ("GET", "/v1/services"): "test_services_are_own",
+    ("GET", "/v1/services/{name}"): "test_services_are_own",
+    ("DELETE", "/v1/services/{name}"): "test_services_are_own",
 }
 
 
@@ -336,3 +340,25 @@ def test_requests_are_public_but_closed_by_their_poster(api, world):
     assert_error(api.post(f"{url}/close", headers=auth(bob_key)), 403, "NOT_REQUEST_OWNER")
     assert api.get(url, headers=auth(alice_key)).json()["status"] == "open"
     assert api.post(f"{url}/close", headers=auth(alice_key)).json()["status"] == "closed"
+
+
+def test_services_are_own(api, world):
+    _, alice_key = world["alice"]
+    _, bob_key = world["bob"]
+    body = {"name": "crm", "domain": "api.example.com", "secret": "ALICE-CREDENTIAL-1"}
+    made = api.post("/v1/services", json=body, headers=auth(alice_key))
+    assert made.status_code == 201 and "ALICE-CREDENTIAL" not in made.text
+    # Bob sees none of Alice's connections and cannot read or remove them by name ...
+    assert api.get("/v1/services", headers=auth(bob_key)).json() == []
+    for method in ("GET", "DELETE"):
+        assert_error(
+            api.request(method, "/v1/services/crm", headers=auth(bob_key)),
+            404,
+            "SERVICE_CONNECTION_NOT_FOUND",
+        )
+    # ... and connecting the same name makes his own, leaving hers untouched.
+    bobs = {**body, "secret": "BOB-CREDENTIAL-22"}
+    assert api.post("/v1/services", json=bobs, headers=auth(bob_key)).json()["replaced"] is False
+    mine = api.get("/v1/services/crm", headers=auth(alice_key)).json()
+    assert mine["id"] == made.json()["service"]["id"]
+    assert mine["updated_at"] == made.json()["service"]["updated_at"]

@@ -11,11 +11,21 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from skillmarket import __version__
-from skillmarket.api import audit, invocations, operators, passports, requests, skills, wallet
+from skillmarket.api import (
+    audit,
+    credentials,
+    invocations,
+    operators,
+    passports,
+    requests,
+    skills,
+    wallet,
+)
 from skillmarket.api.errors import install_error_handlers
 from skillmarket.api.limits import BodySizeLimit
 from skillmarket.invocations.engine import Engine
 from skillmarket.mcp.streamable import mcp_lifespan, mount_mcp
+from skillmarket.runtime.egress import EgressGuard
 from skillmarket.services import Services
 
 DESCRIPTION = """\
@@ -39,12 +49,15 @@ async def _sign_checkpoints(services: Services) -> None:
             logger.exception("signing an audit checkpoint failed")
 
 
-def create_app(services: Services) -> FastAPI:
-    """Build the app around already-opened ``services``."""
+def create_app(services: Services, *, egress_guard: EgressGuard | None = None) -> FastAPI:
+    """Build the app around already-opened ``services``. ``egress_guard`` replaces the default
+    guard of ``proxy_fetch`` (tests pass one that resolves their local upstream's names)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = Engine(services.settings, services.invocations)
+        engine = Engine(
+            services.settings, services.invocations, services.credentials, guard=egress_guard
+        )
         app.state.queue = engine.queue
         await engine.start()
         signer = asyncio.create_task(_sign_checkpoints(services))
@@ -71,6 +84,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(wallet.router)
     app.include_router(requests.router)
+    app.include_router(credentials.router)
     mcp_server = mount_mcp(app, services)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")

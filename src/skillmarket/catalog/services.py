@@ -8,7 +8,7 @@ deprecated — and only that one is in the search index.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import semver
@@ -320,11 +320,18 @@ class CatalogService:
             row = self._require(conn, skill_id)
             return self.sealed.open_steps(conn, skill_id, row.manifest.get("execution_steps", []))
 
-    def rotate_master_key(self, provider_rotate: Any, actor: str | None) -> tuple[str, int]:
-        """Make a new master key current and re-wrap every sealed skill's data key under it."""
+    def rotate_master_key(
+        self,
+        provider_rotate: Any,
+        actor: str | None,
+        also: Sequence[Callable[[Connection], int]] = (),
+    ) -> tuple[str, int]:
+        """Make a new master key current and re-wrap every sealed skill's data key under it,
+        and, in the same transaction, every other data key ``also`` re-wraps (each returns
+        how many it moved; the connected services' credentials, for one)."""
         kek_id = provider_rotate()
         with self.db.write() as conn:
-            moved = self.sealed.rewrap_all(conn)
+            moved = self.sealed.rewrap_all(conn) + sum(rewrap(conn) for rewrap in also)
             log.record(
                 conn,
                 EventType.MASTER_KEY_ROTATE,

@@ -139,9 +139,12 @@ keys_app = typer.Typer(
 
 @keys_app.command("rotate")
 def keys_rotate(as_json: bool = JsonOption) -> None:
-    """Make a new master key current and re-wrap every sealed skill's data key under it."""
+    """Make a new master key current and re-wrap every data key under it (sealed skills and
+    connected services' credentials)."""
     with local_services() as services:
-        kek_id, moved = services.catalog.rotate_master_key(services.key_provider.rotate, None)
+        kek_id, moved = services.catalog.rotate_master_key(
+            services.key_provider.rotate, None, also=[services.credentials.rewrap_all]
+        )
     if as_json:
         print_json({"kek_id": kek_id, "rewrapped": moved})
         return

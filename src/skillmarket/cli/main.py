@@ -6,7 +6,16 @@ import logging
 
 import typer
 
-from skillmarket.cli import admin, audit, invocations, passports, requests, skills, wallet
+from skillmarket.cli import (
+    admin,
+    audit,
+    invocations,
+    passports,
+    requests,
+    services,
+    skills,
+    wallet,
+)
 from skillmarket.cli.mcp import mcp
 from skillmarket.cli.output import fail
 
@@ -25,6 +34,7 @@ app.add_typer(audit.audit_app, name="audit")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(wallet.wallet_app, name="wallet")
 app.add_typer(requests.request_app, name="request")
+app.add_typer(services.service_app, name="service")
 for command in (
     skills.publish,
     skills.search,

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from skillmarket.config import Settings
+from skillmarket.credentials.services import CredentialService
 from skillmarket.invocations.proxy import proxy_for
 from skillmarket.invocations.runner import InProcessQueue, InvocationRunner
 from skillmarket.invocations.services import InvocationService
@@ -48,14 +49,22 @@ class LazyScriptRuntime:
 class Engine:
     """Everything that runs invocations in this process."""
 
-    def __init__(self, settings: Settings, invocations: InvocationService):
+    def __init__(
+        self,
+        settings: Settings,
+        invocations: InvocationService,
+        credentials: CredentialService,
+        *,
+        guard: EgressGuard | None = None,
+    ):
         self.settings = settings
         self.invocations = invocations
         self.scripts = LazyScriptRuntime(settings.sandbox_config())
         self.llm = LlmStepExecutor.from_settings(settings)
-        self.guard = EgressGuard()
+        # Tests pass a guard that resolves their test host names; production uses the default.
+        self.guard = guard or EgressGuard()
         self.runner = InvocationRunner(
-            invocations, self.scripts, self.llm, proxy_for(invocations, self.guard)
+            invocations, self.scripts, self.llm, proxy_for(invocations, credentials, self.guard)
         )
         self.queue = InProcessQueue(self.runner.run, settings.invocation_concurrency)
         self._sweeper: asyncio.Task[None] | None = None

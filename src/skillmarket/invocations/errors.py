@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from skillmarket.errors import Conflict, Forbidden, InvalidInput, NotFound
+from skillmarket.errors import Conflict, Forbidden, InvalidInput, NotFound, SkillmarketError
 
 
 class InvocationNotFound(NotFound):
@@ -60,6 +60,20 @@ class TtlInvalid(InvalidInput):
     code = "TTL_INVALID"
 
 
+class ServiceNotDeclared(Forbidden):
+    """A script's ``proxy_fetch`` named a service the skill's manifest does not declare."""
+
+    code = "SERVICE_NOT_DECLARED"
+
+
+class ProxyBudgetExceeded(SkillmarketError):
+    """A call with the seller's credential would cost more than what is left of the
+    invocation's hold (the buyer's ``max_cost``, or the estimate held at invoke)."""
+
+    code = "PROXY_BUDGET_EXCEEDED"
+    status = 402
+
+
 # How an invocation can end when it does not succeed (the stored ``error_code``).
 FAILURE_CODES = (
     "OUTPUT_SCHEMA_VIOLATION",
@@ -75,4 +89,7 @@ FAILURE_CODES = (
     "PASSPORT_REVOKED",
     "INVOCATION_INTERRUPTED",
     "STEP_OUTPUT_INVALID",
+    "SERVICE_NOT_DECLARED",
+    "SERVICE_NOT_CONNECTED",
+    "PROXY_BUDGET_EXCEEDED",
 )

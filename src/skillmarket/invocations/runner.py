@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from skillmarket.catalog.manifest import LlmStep
 from skillmarket.errors import SkillmarketError
 from skillmarket.identity.errors import PassportError
+from skillmarket.invocations.metering import ProxyMeter
 from skillmarket.invocations.models import InvocationView
 from skillmarket.invocations.services import InvocationService, RunContext
 from skillmarket.ledger.models import MeteredStep
@@ -65,7 +66,7 @@ class InvocationRunner:
         service: InvocationService,
         scripts: ScriptRunner | None,
         llm: LlmRunner | None,
-        proxy_factory: Callable[[RunContext], Any] | None = None,
+        proxy_factory: Callable[[RunContext, ProxyMeter], Any] | None = None,
     ):
         self.service = service
         self.scripts = scripts
@@ -91,7 +92,9 @@ class InvocationRunner:
     async def _run(self, invocation_id: str) -> InvocationView:
         context = await run_in_threadpool(self.service.run_context, invocation_id)
         text, metered = context.input_text, []
+        meter = ProxyMeter(context.compute_budget_micros)
         for index, step in enumerate(context.steps):
+            meter.start_step(index, metered)
             try:
                 await run_in_threadpool(self.service.check_passport, context)
             except PassportError as exc:
@@ -100,10 +103,12 @@ class InvocationRunner:
                 )
             started = time.perf_counter()
             try:
-                output, line = await self._run_step(context, index, step, text)
+                output, line = await self._run_step(context, meter, index, step, text)
             except SkillmarketError as exc:
                 elapsed = int((time.perf_counter() - started) * 1000)
-                if step["type"] == "script":  # the runtime that ran is charged, nothing else
+                # What ran is charged: the proxy calls that were answered, the script's runtime.
+                metered.extend(meter.lines())
+                if step["type"] == "script":
                     metered.append(
                         MeteredStep(
                             step=index,
@@ -118,6 +123,7 @@ class InvocationRunner:
                 return await self._finish(
                     invocation_id, status, None, (exc.code, exc.message), metered
                 )
+            metered.extend(meter.lines())  # a step's proxy calls are paid before its runtime
             metered.append(line)
             await run_in_threadpool(
                 self.service.record_step,
@@ -134,14 +140,14 @@ class InvocationRunner:
         return await self._finish(invocation_id, "completed", text, None, metered)
 
     async def _run_step(
-        self, context: RunContext, index: int, step: dict[str, Any], text: str
+        self, context: RunContext, meter: ProxyMeter, index: int, step: dict[str, Any], text: str
     ) -> tuple[str, MeteredStep]:
         if step["type"] == "script":
             if self.scripts is None:
                 raise SkillmarketError(
                     "no script sandbox is configured", code="SANDBOX_UNAVAILABLE"
                 )
-            proxy = self.proxy_factory(context) if self.proxy_factory else None
+            proxy = self.proxy_factory(context, meter) if self.proxy_factory else None
             result = await self.scripts.run(
                 step["runtime"],
                 step["code"],

@@ -66,6 +66,7 @@ FINISH_EVENT = {
     "terminated": EventType.SKILL_TERMINATE,
 }
 LLM_STEP_ESTIMATE_MICROS = 20_000  # held per LLM step unless the buyer caps the hold lower
+SELLER_CALLS_HELD = 10  # seller-provided proxy calls held for per script step (same cap)
 
 _by_id = sa.select(invocations).where(invocations.c.id == sa.bindparam("invocation_id"))
 
@@ -80,14 +81,23 @@ class RunContext:
     skill: SkillDetail
     steps: list[dict[str, Any]]
     input_text: str
+    compute_budget_micros: int = 0  # what the hold can pay for metered lines (cost + 15 %)
 
 
-def compute_estimate(steps: Sequence[dict[str, Any]]) -> int:
-    """Upstream micro-dollars to hold for the compute of ``steps`` (before markup)."""
+def compute_estimate(
+    steps: Sequence[dict[str, Any]], services: Sequence[dict[str, Any]] = ()
+) -> int:
+    """Upstream micro-dollars to hold for the compute of ``steps`` (before markup), with room
+    for :data:`SELLER_CALLS_HELD` calls per script step to the dearest seller-provided service."""
+    dearest = max(
+        (s.get("cost_per_call_micros") or 0 for s in services if s.get("provided_by") == "seller"),
+        default=0,
+    )
     total = 0
     for step in steps:
         if step["type"] == "script":
             total += script_upstream_micros(step.get("timeout_ms") or 30_000)
+            total += SELLER_CALLS_HELD * dearest
         else:
             total += LLM_STEP_ESTIMATE_MICROS
     return total
@@ -190,7 +200,7 @@ class InvocationService:
                     started_at=None if is_open else now,
                 )
             )
-            estimate = 0 if is_open else compute_estimate(skill.execution_steps)
+            estimate = 0 if is_open else compute_estimate(skill.execution_steps, skill.services)
             self.ledger.place_hold(
                 buyer_id,
                 invocation_id,
@@ -307,6 +317,7 @@ class InvocationService:
             skill=self.catalog.get(row.skill_id, row.buyer_id),
             steps=self.catalog.execution_steps(row.skill_id),
             input_text=orjson.dumps(value).decode(),
+            compute_budget_micros=self.ledger.hold(row.id).compute_budget_micros,
         )
 
     def check_passport(self, context: RunContext) -> None:

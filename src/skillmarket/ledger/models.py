@@ -39,9 +39,11 @@ class PricedSkill(Protocol):
 class MeteredStep(BaseModel):
     """One metered line an invocation reports at capture.
 
-    ``type`` is ``llm`` (tokens), ``script`` (runtime) or ``proxy`` (calls through the seller's
-    credentials, ``seller_provides``); ``upstream_micros`` is what it cost upstream, before the
-    15 % markup. The other fields are descriptive and copied into the cost breakdown.
+    ``type`` is ``llm`` (tokens), ``script`` (runtime) or ``proxy`` (``proxy_fetch`` calls: with
+    the seller's credentials they cost ``upstream_micros``, reimbursed to the seller; with the
+    buyer's own, or with none, they cost 0 and are listed so the buyer sees them);
+    ``upstream_micros`` is what it cost upstream, before the 15 % markup. The other fields are
+    descriptive and copied into the cost breakdown.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,6 +57,7 @@ class MeteredStep(BaseModel):
     execution_ms: int | None = Field(None, ge=0)
     service: str | None = None
     calls: int | None = Field(None, ge=0)
+    provided_by: Literal["buyer", "seller"] | None = None
 
 
 HoldStatus = Literal["held", "captured", "released"]
@@ -101,6 +104,7 @@ class ChargeLine(BaseModel):
     execution_ms: int | None = None
     service: str | None = None
     calls: int | None = None
+    provided_by: Literal["buyer", "seller"] | None = None
 
 
 class Charge(BaseModel):
@@ -131,7 +135,7 @@ class Charge(BaseModel):
             for key in ("model", "prompt_tokens", "completion_tokens", "execution_ms"):
                 if getattr(line, key) is not None:
                     item[key] = getattr(line, key)
-            for key in ("service", "calls"):
+            for key in ("service", "provided_by", "calls"):
                 if getattr(line, key) is not None:
                     item[key] = getattr(line, key)
             item["cost_usd"] = micros_to_usd_number(line.cost_micros)

@@ -1,0 +1,1 @@
+"""Connected services: operators' credentials for the credential proxy, encrypted at rest."""
