@@ -19,6 +19,7 @@ PREFIXES = {
     "ledger_entry": "txn",
     "posting": "pst",
     "request": "req",
+    "rating": "rat",
 }
 
 
