@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -48,15 +49,59 @@ def include_object(
     return not (type_ == "table" and name in FULL_TEXT_TABLES)
 
 
+Sort = Literal["relevance", "rating", "newest"]
+
+
 @dataclass(frozen=True)
 class SearchFilters:
-    """What a browse or search narrows by."""
+    """What a browse or search narrows by, and the order of the results.
+
+    ``sort``: ``relevance`` (best match first; by name without a query), ``rating`` (ranking
+    score, best first; an unrated skill ranks as neutral) or ``newest`` (latest version first).
+    ``min_rating`` keeps skills whose mean rating (every version together) is at least that.
+    """
 
     query: str | None = None
     trust_level: str | None = None
     tags: tuple[str, ...] = ()
+    min_rating: float | None = None
+    sort: Sort = "relevance"
     limit: int = 20
     offset: int = 0
+
+
+@dataclass(frozen=True)
+class RatingColumns:
+    """Where search reads ratings: tables of the reputation domain, handed to the catalog when
+    the services are wired (the catalog never imports that domain).
+
+    ``by_name`` has one row per rated skill name (``skill_name``, ``count``, ``mean``,
+    ``score``); ``by_version`` the same per skill version (keyed by ``skill_id``).
+    ``unrated_score`` is the ranking score of a skill nobody rated yet.
+    """
+
+    by_name: sa.Table
+    by_version: sa.Table
+    unrated_score: float
+
+
+def rated(
+    stmt: sa.Select, ratings: RatingColumns | None, source: sa.FromClause = skills
+) -> sa.Select:
+    """``stmt`` (selecting from ``source``, which includes ``skills``) with each skill's
+    rating as ``rating_count``, ``rating_mean`` and ``rating_score``."""
+    if ratings is None:
+        return stmt.add_columns(
+            sa.null().label("rating_count"),
+            sa.null().label("rating_mean"),
+            sa.null().label("rating_score"),
+        ).select_from(source)
+    by_name = ratings.by_name
+    return stmt.add_columns(
+        by_name.c.count.label("rating_count"),
+        by_name.c.mean.label("rating_mean"),
+        by_name.c.score.label("rating_score"),
+    ).select_from(source.outerjoin(by_name, by_name.c.skill_name == skills.c.name))
 
 
 def query_words(text: str | None) -> list[str]:
@@ -118,58 +163,97 @@ def unindex_skill(conn: Connection, seq: int) -> None:
     conn.execute(sa.text(f"DELETE FROM skill_search WHERE {column} = :seq"), {"seq": seq})
 
 
-def _sqlite_search(conn: Connection, filters: SearchFilters, words: list[str]) -> list[sa.Row]:
-    """Top rows straight from FTS5 (BM25, filters as facet terms), then join just those."""
+def _sqlite_terms(filters: SearchFilters, words: list[str]) -> str:
+    """The FTS5 query: every word as a prefix, and the filters as facet terms."""
     terms = [f'"{w}"*' for w in words]
     if filters.trust_level:
         terms.append(f"facets:{_trust_facet(filters.trust_level)}")
     terms.extend(f"facets:{_tag_facet(t)}" for t in filters.tags)
-    top = (
-        sa.text(
-            "SELECT rowid AS seq, bm25(skill_search, 10.0, 5.0, 1.0, 0.0) AS score "
-            "FROM skill_search WHERE skill_search MATCH :q "
-            "ORDER BY score, rowid LIMIT :limit OFFSET :offset"
-        )
-        .bindparams(q=" AND ".join(terms), limit=filters.limit + 1, offset=filters.offset)
-        .columns(seq=sa.Integer, score=sa.Float)
-        .subquery("top")
+    return " AND ".join(terms)
+
+
+def _sqlite_matches(filters: SearchFilters, words: list[str], top: bool) -> sa.Subquery:
+    """FTS5 rows matching, BM25-scored (lower is better); only one page of them when ``top``."""
+    sql = (
+        "SELECT rowid AS seq, bm25(skill_search, 10.0, 5.0, 1.0, 0.0) AS score "
+        "FROM skill_search WHERE skill_search MATCH :q"
     )
-    stmt = (
-        sa.select(skills)
-        .join_from(top, skills, skills.c.seq == top.c.seq)
-        .order_by(top.c.score, top.c.seq)
-    )
+    params: dict[str, object] = {"q": _sqlite_terms(filters, words)}
+    if top:
+        sql += " ORDER BY score, rowid LIMIT :limit OFFSET :offset"
+        params.update(limit=filters.limit + 1, offset=filters.offset)
+    return sa.text(sql).bindparams(**params).columns(seq=sa.Integer, score=sa.Float).subquery("top")
+
+
+def _sqlite_top(
+    conn: Connection, filters: SearchFilters, words: list[str], ratings: RatingColumns | None
+) -> list[sa.Row]:
+    """Top rows straight from FTS5 (BM25, filters as facet terms), then join just those."""
+    top = _sqlite_matches(filters, words, top=True)
+    source = top.join(skills, skills.c.seq == top.c.seq)
+    stmt = rated(sa.select(skills), ratings, source).order_by(top.c.score, top.c.seq)
     return list(conn.execute(stmt).all())
 
 
-def _postgres_full_text(stmt: sa.Select, words: list[str]) -> sa.Select:
-    """``stmt`` joined to the tsvector index, narrowed to ``words``, best first."""
+def _full_text(
+    conn: Connection, stmt: sa.Select, filters: SearchFilters, words: list[str]
+) -> tuple[sa.Select, Any]:
+    """``stmt`` narrowed to the skills matching ``words``, and the order of best match first."""
+    if conn.dialect.name == "sqlite":
+        found = _sqlite_matches(filters, words, top=False)
+        return stmt.join(found, found.c.seq == skills.c.seq), found.c.score.asc()
     fts = sa.table("skill_search", sa.column("seq"))
-    return (
-        stmt.join_from(skills, fts, fts.c.seq == skills.c.seq)
+    narrowed = (
+        stmt.join(fts, fts.c.seq == skills.c.seq)
         .where(sa.text("skill_search.document @@ to_tsquery('simple', :q)"))
-        .order_by(
-            sa.text("ts_rank(skill_search.document, to_tsquery('simple', :q)) DESC"),
-            skills.c.name,
-        )
         .params(q=" & ".join(f"{w}:*" for w in words))
     )
+    return narrowed, sa.text("ts_rank(skill_search.document, to_tsquery('simple', :q)) DESC")
 
 
-def search(conn: Connection, filters: SearchFilters) -> tuple[list[sa.Row], bool]:
-    """The latest versions matching ``filters``, best first, and whether more follow."""
+def _order(filters: SearchFilters, relevance: Any, ratings: RatingColumns | None) -> list[Any]:
+    if filters.sort == "newest":
+        return [skills.c.created_at.desc(), skills.c.seq.desc()]
+    if filters.sort == "rating" and ratings is not None:
+        by_name = ratings.by_name
+        return [
+            sa.func.coalesce(by_name.c.score, ratings.unrated_score).desc(),
+            sa.func.coalesce(by_name.c.count, 0).desc(),
+            skills.c.name,
+        ]
+    if relevance is not None:
+        return [relevance, skills.c.name]
+    return [skills.c.name]
+
+
+def search(
+    conn: Connection, filters: SearchFilters, ratings: RatingColumns | None = None
+) -> tuple[list[sa.Row], bool]:
+    """The latest versions matching ``filters`` in their order, and whether more follow.
+
+    Each row carries its skill's rating (see :func:`rated`). The common case — words, ranked
+    by relevance, no rating filter — takes one page straight from the index on SQLite.
+    """
     words = query_words(filters.query)
-    if words and conn.dialect.name == "sqlite":
-        rows = _sqlite_search(conn, filters, words)
+    plain = filters.sort == "relevance" and filters.min_rating is None
+    if words and plain and conn.dialect.name == "sqlite":
+        rows = _sqlite_top(conn, filters, words, ratings)
         return rows[: filters.limit], len(rows) > filters.limit
-    stmt = sa.select(skills).where(skills.c.is_latest.is_(True))
+    stmt = rated(sa.select(skills), ratings).where(skills.c.is_latest.is_(True))
     if filters.trust_level:
         stmt = stmt.where(skills.c.trust_level_required == filters.trust_level)
     for tag in filters.tags:
         stmt = stmt.where(
             sa.exists().where(skill_tags.c.skill_id == skills.c.id, skill_tags.c.tag == tag)
         )
-    stmt = _postgres_full_text(stmt, words) if words else stmt.order_by(skills.c.name)
+    if filters.min_rating is not None:
+        if ratings is None:
+            return [], False
+        stmt = stmt.where(ratings.by_name.c.mean >= filters.min_rating)
+    relevance = None
+    if words:
+        stmt, relevance = _full_text(conn, stmt, filters, words)
+    stmt = stmt.order_by(*_order(filters, relevance, ratings))
     rows = conn.execute(stmt.limit(filters.limit + 1).offset(filters.offset)).all()
     return rows[: filters.limit], len(rows) > filters.limit
 
