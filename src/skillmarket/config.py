@@ -6,6 +6,7 @@ are wrapped in :class:`pydantic.SecretStr` so they never show in a repr or a log
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -65,6 +66,15 @@ class Settings(BaseSettings):
         description="SQLite synchronous pragma. NORMAL survives app crashes; FULL also power loss.",
     )
 
+    rating_half_life_days: float = Field(
+        30.0,
+        gt=0,
+        le=3650,
+        description="Half-life of a rating in the recency-weighted figures: a rating this many "
+        "days older than another weighs half as much. Changing it rebuilds the stored totals "
+        "at the next start.",
+    )
+
     llm_base_url: str = Field(
         "https://openrouter.ai/api/v1",
         description="Base URL of the OpenAI-compatible chat-completions API that runs LLM steps.",
@@ -113,6 +123,11 @@ class Settings(BaseSettings):
             "studio": self.monthly_allowance_studio,
             "enterprise": self.monthly_allowance_enterprise,
         }
+
+    @property
+    def rating_half_life(self) -> timedelta:
+        """The rating half-life as a duration."""
+        return timedelta(days=self.rating_half_life_days)
 
     @cached_property
     def resolved_database_url(self) -> str:

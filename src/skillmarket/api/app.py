@@ -11,7 +11,16 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from skillmarket import __version__
-from skillmarket.api import audit, invocations, operators, passports, requests, skills, wallet
+from skillmarket.api import (
+    audit,
+    invocations,
+    operators,
+    passports,
+    ratings,
+    requests,
+    skills,
+    wallet,
+)
 from skillmarket.api.errors import install_error_handlers
 from skillmarket.api.limits import BodySizeLimit
 from skillmarket.invocations.engine import Engine
@@ -69,6 +78,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(wallet.router)
     app.include_router(requests.router)
+    app.include_router(ratings.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:
