@@ -6,7 +6,16 @@ import logging
 
 import typer
 
-from skillmarket.cli import admin, audit, invocations, passports, requests, skills, wallet
+from skillmarket.cli import (
+    admin,
+    audit,
+    invocations,
+    passports,
+    ratings,
+    requests,
+    skills,
+    wallet,
+)
 from skillmarket.cli.output import fail
 
 app = typer.Typer(
@@ -35,6 +44,8 @@ for command in (
     invocations.pending,
     invocations.claim,
     invocations.complete,
+    ratings.rate,
+    ratings.ratings,
 ):
     app.command()(command)
 
