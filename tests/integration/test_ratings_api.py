@@ -324,7 +324,7 @@ class TestSummaries:
         assert stored == pytest.approx(fresh, abs=1e-4)
         # weights 2^-3, 2^(-50/30), 2^(-70/30), 2^(-15/30), 1 against the newest, day 90
         weights = [2 ** (-d / 30) for d in (90, 50, 70, 15, 0)]
-        expected = sum(w * s for w, s in zip(weights, (5, 3, 4, 2, 1))) / sum(weights)
+        expected = sum(w * s for w, s in zip(weights, (5, 3, 4, 2, 1), strict=True)) / sum(weights)
         assert stored["weighted_mean"] == pytest.approx(expected, abs=1e-4)
         assert stored["last_rated_at"].startswith("2026-05-30")
 

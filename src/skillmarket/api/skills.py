@@ -137,8 +137,9 @@ def my_skills(operator: OperatorDep, services: ServicesDep) -> list[SkillSummary
 
 @router.get("/{skill_id}", response_model=SkillDetail, summary="Show one skill version")
 def get_skill(skill_id: str, operator: OperatorDep, services: ServicesDep) -> SkillDetail:
-    """A skill version's detail. A sealed skill's prompts and code are shown to its publisher
-    only; a source skill shows its steps to everyone."""
+    """A skill version's detail, with its ratings in brief (``rating``: every version of the
+    skill; ``version_rating``: this one). A sealed skill's prompts and code are never shown;
+    a source skill shows its steps to everyone."""
     return services.catalog.get(skill_id, operator.id)
 
 

@@ -95,26 +95,36 @@ def check_score(score: int) -> int:
     return score
 
 
-def parse_raters(text: str | None) -> tuple[str, ...] | None:
-    """The operator ids of a ``raters`` whitelist (comma-separated), or ``None`` for everyone.
+def check_raters(ids: Iterable[str]) -> tuple[str, ...]:
+    """A ``raters`` whitelist, de-duplicated in order, or ``RATERS_INVALID``.
 
     An empty whitelist is refused rather than read as "nobody", like ERC-8004's getSummary.
     """
-    if text is None:
-        return None
-    ids = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-    if not ids:
+    unique = tuple(dict.fromkeys(ids))
+    if not unique:
         raise RatersInvalid("raters must name at least one operator id (op_…)")
-    if len(ids) > MAX_RATERS:
+    if len(unique) > MAX_RATERS:
         raise RatersInvalid(
             f"raters names more than {MAX_RATERS} operators", details={"max": MAX_RATERS}
         )
-    bad = [i for i in ids if not (has_prefix(i, "operator") and _OPERATOR_ID.match(i))]
+    bad = [
+        i
+        for i in unique
+        if not (isinstance(i, str) and has_prefix(i, "operator") and _OPERATOR_ID.match(i))
+    ]
     if bad:
         raise RatersInvalid(
-            "raters must be operator ids (op_…)", details={"invalid": [b[:40] for b in bad[:5]]}
+            "raters must be operator ids (op_…)",
+            details={"invalid": [str(b)[:40] for b in bad[:5]]},
         )
-    return ids
+    return unique
+
+
+def parse_raters(text: str | None) -> tuple[str, ...] | None:
+    """The operator ids of a comma-separated ``raters`` whitelist, or ``None`` for everyone."""
+    if text is None:
+        return None
+    return check_raters(p.strip() for p in text.split(",") if p.strip())
 
 
 def decay(age: timedelta, half_life: timedelta) -> float:

@@ -43,6 +43,7 @@ from skillmarket.reputation.models import (
     RatingView,
     Totals,
     VersionRatings,
+    check_raters,
     summarize,
     unit_score,
 )
@@ -221,12 +222,14 @@ class ReputationService:
         skill_id: str,
         *,
         version: str | None = None,
-        raters: tuple[str, ...] | None = None,
+        raters: Iterable[str] | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> RatingsPage:
         """A skill's summaries (whole skill, and per version: only ``version`` if given) and its
-        ratings newest first, counting only ``raters`` when a whitelist is given."""
+        ratings newest first, counting only ``raters`` when a whitelist is given
+        (``RATERS_INVALID`` unless 1–100 operator ids)."""
+        whitelist = check_raters(raters) if raters is not None else None
         skill = self.catalog.get(skill_id, None)
         versions = sorted(
             skill.versions, key=lambda v: semver.Version.parse(v.version), reverse=True
@@ -239,12 +242,14 @@ class ReputationService:
                     details={"name": skill.name, "version": version},
                 )
         with self.db.read() as conn:
-            whole, per_version = self._totals(conn, skill.name, versions, raters)
-            items, has_more = self._page(conn, skill.name, versions, version, raters, limit, offset)
+            whole, per_version = self._totals(conn, skill.name, versions, whitelist)
+            items, has_more = self._page(
+                conn, skill.name, versions, version, whitelist, limit, offset
+            )
         return RatingsPage(
             skill_id=skill.id,
             name=skill.name,
-            raters=list(raters) if raters is not None else None,
+            raters=list(whitelist) if whitelist is not None else None,
             half_life_days=self.half_life / timedelta(days=1),
             summary=whole.summary(),
             versions=[

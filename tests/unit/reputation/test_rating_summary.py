@@ -19,6 +19,7 @@ from skillmarket.reputation.models import (
     RatingDraft,
     Totals,
     decay,
+    check_raters,
     parse_raters,
     rank_score,
     summarize,
@@ -191,6 +192,12 @@ class TestParseRaters:
     def test_fails_empty_or_not_operator_ids(self, text):
         with pytest.raises(RatersInvalid):
             parse_raters(text)
+
+    def test_a_list_is_checked_the_same_way(self):
+        assert check_raters(["op_b2", "op_a1", "op_b2"]) == ("op_b2", "op_a1")
+        for bad in ([], ["op_a1", 5], ["skl_x"]):
+            with pytest.raises(RatersInvalid):
+                check_raters(bad)
 
     def test_fails_too_many(self):
         rng = random.Random(1)
