@@ -407,9 +407,47 @@ class TestSearchAndMatching:
 
     def test_sort_newest_and_bad_parameters(self, r, rated):
         assert self.names(r, sort="newest") == ["widget-unrated", "widget-disliked", "widget-loved"]
+        assert self.names(r, search="widget", sort="newest", min_rating=1) == [
+            "widget-disliked",
+            "widget-loved",
+        ]
+        assert self.names(r, sort="newest", limit=1, offset=2) == ["widget-loved"]
         for params in ({"sort": "stars"}, {"min_rating": 0}, {"min_rating": 5.5}):
             response = r.m.client.get("/v1/skills", params=params, headers=auth(r.bob_key))
             assert_error(response, 422, "VALIDATION_ERROR")
+
+    def test_rating_order_pages_agree_with_the_whole_order(self, r):
+        # Scores above, at and below neutral (a single 3 scores exactly 3), and unrated skills.
+        plan = {"g-five": [5], "g-four": [4, 4], "g-three": [3], "g-two": [2], "g-one": [1, 1]}
+        for name in [*plan, "g-none-a", "g-none-b"]:
+            skill = r.open_skill(name, description="A gadget.")
+            for score in plan.get(name, []):
+                r.rate(skill["id"], r.completed(skill["id"]), score)
+        whole = r.m.client.get(
+            "/v1/skills", params={"sort": "rating", "limit": 100}, headers=auth(r.bob_key)
+        ).json()["items"]
+        expected = sorted(
+            whole,
+            key=lambda s: (-(s["rating"]["score"] or 3.0), -s["rating"]["count"], s["name"]),
+        )
+        assert [s["name"] for s in whole] == [s["name"] for s in expected]
+        # (5 + 3·3) / 4 = 3.5 beats (4 + 4 + 3·3) / 5 = 3.4; a single 3 scores exactly 3.
+        assert [s["name"] for s in whole][:3] == ["g-five", "g-four", "g-three"]
+        assert [s["name"] for s in whole][3:5] == ["g-none-a", "g-none-b"]
+        for search in (None, "gadget"):
+            for limit in (1, 2, 3):
+                pages, offset = [], 0
+                while True:
+                    params = {"sort": "rating", "limit": limit, "offset": offset}
+                    if search:
+                        params["search"] = search
+                    page = r.m.client.get("/v1/skills", params=params, headers=auth(r.bob_key))
+                    body = page.json()
+                    pages += [s["name"] for s in body["items"]]
+                    offset += limit
+                    if not body["has_more"]:
+                        break
+                assert pages == [s["name"] for s in whole], (search, limit)
 
     def test_matching_ranks_the_better_rated_of_two_equal_skills_first(self, r):
         twins = [r.open_skill(name, description="Counts widgets.") for name in ("twin-a", "twin-b")]

@@ -66,6 +66,8 @@ rating_totals = sa.Table(
     metadata,
     sa.Column("skill_name", sa.String(64), sa.ForeignKey("skill_names.name"), primary_key=True),
     *_total_columns(),
+    # Search by rating walks rated skills best first along this index and stops at the page.
+    sa.Index("ix_rating_totals_rank", "score", "count"),
 )
 
 rating_version_totals = sa.Table(

@@ -81,6 +81,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("skill_name", name=op.f("pk_rating_totals")),
     )
+    op.create_index("ix_rating_totals_rank", "rating_totals", ["score", "count"], unique=False)
     op.create_table(
         "rating_version_totals",
         sa.Column("skill_id", sa.String(length=32), nullable=False),
@@ -94,6 +95,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("rating_version_totals")
+    op.drop_index("ix_rating_totals_rank", table_name="rating_totals")
     op.drop_table("rating_totals")
     op.drop_index("ix_ratings_rater", table_name="ratings")
     op.drop_index("ix_ratings_skill_id", table_name="ratings")
