@@ -86,10 +86,15 @@ class RatingColumns:
 
 
 def rated(
-    stmt: sa.Select, ratings: RatingColumns | None, source: sa.FromClause = skills
+    stmt: sa.Select,
+    ratings: RatingColumns | None,
+    source: sa.FromClause = skills,
+    *,
+    inner: bool = False,
 ) -> sa.Select:
     """``stmt`` (selecting from ``source``, which includes ``skills``) with each skill's
-    rating as ``rating_count``, ``rating_mean`` and ``rating_score``."""
+    rating as ``rating_count``, ``rating_mean`` and ``rating_score`` (``inner``: rated
+    skills only)."""
     if ratings is None:
         return stmt.add_columns(
             sa.null().label("rating_count"),
@@ -101,7 +106,7 @@ def rated(
         by_name.c.count.label("rating_count"),
         by_name.c.mean.label("rating_mean"),
         by_name.c.score.label("rating_score"),
-    ).select_from(source.outerjoin(by_name, by_name.c.skill_name == skills.c.name))
+    ).select_from(source.join(by_name, by_name.c.skill_name == skills.c.name, isouter=not inner))
 
 
 def query_words(text: str | None) -> list[str]:
@@ -228,10 +233,21 @@ def _matching(conn: Connection, filters: SearchFilters, words: list[str]) -> sa.
 
 
 def _narrowed(
-    conn: Connection, stmt: sa.Select, filters: SearchFilters, words: list[str]
+    conn: Connection,
+    stmt: sa.Select,
+    filters: SearchFilters,
+    words: list[str],
+    *,
+    by_latest: bool = True,
 ) -> sa.Select:
-    """``stmt`` (which selects from ``skills``) with the filters other than ``min_rating``."""
-    stmt = stmt.where(skills.c.is_latest.is_(True))
+    """``stmt`` (which selects from ``skills``) with the filters other than ``min_rating``.
+
+    ``by_latest=False`` words the latest-version condition so no index can serve it: SQLite
+    without table statistics takes an indexed ``is_latest = 1`` for a selective one and walks
+    all 100,000 latest skills, where the rating totals or the newest rows should lead.
+    """
+    latest = skills.c.is_latest if by_latest else sa.func.coalesce(skills.c.is_latest, sa.false())
+    stmt = stmt.where(latest.is_(True))
     if filters.trust_level:
         stmt = stmt.where(skills.c.trust_level_required == filters.trust_level)
     for tag in filters.tags:
@@ -270,7 +286,8 @@ def _by_rating(
         if filters.min_rating is not None:
             rated_arm = rated_arm.where(by_name.c.mean >= filters.min_rating)
         order = (by_name.c.score.desc(), by_name.c.count.desc(), skills.c.name)
-        arms.append(_narrowed(conn, rated_arm, filters, words).order_by(*order).limit(cut))
+        rated_arm = _narrowed(conn, rated_arm, filters, words, by_latest=False)
+        arms.append(rated_arm.order_by(*order).limit(cut))
     if filters.min_rating is None:
         unrated = sa.select(
             skills.c.seq,
@@ -299,7 +316,7 @@ def _newest(
         stmt = stmt.join(ratings.by_name, ratings.by_name.c.skill_name == skills.c.name).where(
             ratings.by_name.c.mean >= filters.min_rating
         )
-    stmt = _narrowed(conn, stmt, filters, words).order_by(skills.c.seq.desc())
+    stmt = _narrowed(conn, stmt, filters, words, by_latest=False).order_by(skills.c.seq.desc())
     return stmt.limit(filters.limit + 1).offset(filters.offset).subquery("page")
 
 
@@ -341,10 +358,12 @@ def _by_relevance(
     conn: Connection, filters: SearchFilters, words: list[str], ratings: RatingColumns | None
 ) -> list[sa.Row]:
     """Best text match first (by name without words), ``min_rating`` applied, full rows."""
-    stmt = rated(sa.select(skills), ratings)
     if filters.min_rating is not None and ratings is not None:
+        stmt = rated(sa.select(skills), ratings, inner=True)
         stmt = stmt.where(ratings.by_name.c.mean >= filters.min_rating)
-    stmt = _narrowed(conn, stmt, filters, [])
+        stmt = _narrowed(conn, stmt, filters, [], by_latest=False)
+    else:
+        stmt = _narrowed(conn, rated(sa.select(skills), ratings), filters, [])
     order: list[Any] = [skills.c.name]
     if words:
         stmt, relevance = _full_text(conn, stmt, filters, words)
