@@ -1,7 +1,9 @@
 """Catalog benchmark: publish throughput, and search latency at 100,000 skills on SQLite.
 
-Run: python bench/bench_catalog.py [--skills 100000] [--database-url URL]
+Run: python bench/bench_catalog.py [--skills 100000] [--rated 10000] [--database-url URL]
 Goal on the 2-core reference machine: search p50 <= 20 ms at 100,000 skills on SQLite.
+``--rated`` skills get stored rating totals, so every search joins real ratings; the rating
+searches (``sort=rating``, ``min_rating``) are timed on their own.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from skillmarket.catalog.tables import skill_names, skill_tags, skills  # noqa: 
 from skillmarket.config import Settings  # noqa: E402
 from skillmarket.db import utcnow  # noqa: E402
 from skillmarket.ids import new_id  # noqa: E402
+from skillmarket.reputation import totals as rating_totals  # noqa: E402
+from skillmarket.reputation.models import Totals  # noqa: E402
+from skillmarket.reputation.tables import rating_totals as rating_totals_table  # noqa: E402
 from skillmarket.services import open_services  # noqa: E402
 
 WORDS = [
@@ -160,6 +165,22 @@ def bulk_seed(services, publisher_id: str, manifests: list[SkillManifest]) -> No
                 )
 
 
+def seed_ratings(services, rng: random.Random, names: list[str]) -> None:
+    """Stored rating totals for ``names`` (what rating transactions would have left)."""
+    half_life = services.settings.rating_half_life
+    now = utcnow()
+    rows = []
+    for name in names:
+        totals = Totals()
+        for _ in range(rng.randrange(1, 12)):
+            score = min(5, max(1, round(rng.gauss(3.8, 1.0))))
+            totals = totals.add(score, now, half_life)
+        rows.append({"skill_name": name, **rating_totals.values(totals, half_life)})
+    with services.db.write() as conn:
+        for start in range(0, len(rows), 5000):
+            conn.execute(rating_totals_table.insert(), rows[start : start + 5000])
+
+
 def queries(rng: random.Random, n: int) -> list[SearchFilters]:
     """A mix of what agents ask: one word, two words, a prefix, filters, plain browse."""
     out = []
@@ -180,11 +201,38 @@ def queries(rng: random.Random, n: int) -> list[SearchFilters]:
     return out
 
 
+def rating_queries(rng: random.Random, n: int) -> list[SearchFilters]:
+    """Searches ordered or filtered by rating: with words, with a tag, and plain browse."""
+    out = []
+    for _ in range(n):
+        kind = rng.randrange(5)
+        if kind == 0:
+            out.append(SearchFilters(query=rng.choice(WORDS), sort="rating"))
+        elif kind == 1:
+            out.append(SearchFilters(query=rng.choice(WORDS), min_rating=4.0))
+        elif kind == 2:
+            out.append(SearchFilters(tags=(rng.choice(TAGS),), sort="rating"))
+        elif kind == 3:
+            out.append(SearchFilters(min_rating=4.5, sort="rating"))
+        else:
+            out.append(SearchFilters(sort="rating", offset=rng.randrange(0, 200)))
+    return out
+
+
+def kind_of(filters: SearchFilters) -> str:
+    """A short label of what a search asks, for the slowest-by-kind line."""
+    words = "browse" if not filters.query else "1 word" if " " not in filters.query else "2 words"
+    if filters.min_rating is not None:
+        return f"{words}+min_rating"
+    return f"{words}+sort=rating" if filters.sort == "rating" else words
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skills", type=int, default=100_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--searches", type=int, default=600)
+    parser.add_argument("--rated", type=int, default=10_000)
     args = parser.parse_args()
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
@@ -207,6 +255,9 @@ def main() -> None:
         rest = [make_manifest(rng, i) for i in range(len(sample), args.skills)]
         bulk_seed(services, publisher.id, rest)
         print(f"bulk seeded {len(rest):,} more in {time.perf_counter() - started:.1f} s")
+        names = [m.name for m in sample + rest]
+        seed_ratings(services, rng, rng.sample(names, min(args.rated, len(names))))
+        print(f"rating totals for {min(args.rated, len(names)):,} skills")
 
         # 3. Search latency in-process.
         workload = queries(rng, args.searches)
@@ -219,18 +270,29 @@ def main() -> None:
             samples.append(time.perf_counter() - t0)
             hits += len(page.items)
         print(f"search (service):  {describe_ms(samples)}  avg hits {hits / len(workload):.1f}")
-        worst = {}
+        worst: dict[str, float] = {}
         for filters in workload[:120]:
             t0 = time.perf_counter()
             services.catalog.search(filters)
-            kind = (
-                "browse"
-                if not filters.query
-                else "1 word"
-                if " " not in filters.query
-                else "2 words"
-            )
+            kind = kind_of(filters)
             worst[kind] = max(worst.get(kind, 0), time.perf_counter() - t0)
+        print(
+            "  slowest by kind: "
+            + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in sorted(worst.items()))
+        )
+
+        # 3b. Searches ordered or filtered by rating.
+        by_rating = rating_queries(rng, args.searches // 2)
+        for warm in by_rating[:20]:
+            services.catalog.search(warm)
+        samples, worst = [], {}
+        for filters in by_rating:
+            t0 = time.perf_counter()
+            services.catalog.search(filters)
+            elapsed = time.perf_counter() - t0
+            samples.append(elapsed)
+            worst[kind_of(filters)] = max(worst.get(kind_of(filters), 0), elapsed)
+        print(f"search by rating:  {describe_ms(samples)}")
         print(
             "  slowest by kind: "
             + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in sorted(worst.items()))

@@ -16,6 +16,7 @@ from skillmarket.catalog.manifest import ERROR_TYPES
 from skillmarket.cli.main import app
 from skillmarket.config import ClientSettings, Settings
 from skillmarket.errors import SkillmarketError
+from skillmarket.reputation.models import ERROR_TYPES as RATING_ERROR_TYPES
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def _all_error_classes() -> list[type[SkillmarketError]]:
 
 def _codes() -> set[str]:
     codes = {cls.code for cls in _all_error_classes()}
-    codes |= {t.upper() for t in ERROR_TYPES} | set(_BUILTIN_CODES.values())
+    codes |= {t.upper() for t in ERROR_TYPES | RATING_ERROR_TYPES} | set(_BUILTIN_CODES.values())
     codes |= set(_HTTP_CODES.values())
     return codes
 

@@ -6,6 +6,7 @@ are wrapped in :class:`pydantic.SecretStr` so they never show in a repr or a log
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -87,6 +88,14 @@ class Settings(BaseSettings):
         description="Run scripts even when the server is not root and cannot drop workers to "
         "uid nobody (the other layers still apply). Off: such a server refuses script steps.",
     )
+    rating_half_life_days: float = Field(
+        30.0,
+        gt=0,
+        le=3650,
+        description="Half-life of a rating in the recency-weighted figures: a rating this many "
+        "days older than another weighs half as much. Changing it rebuilds the stored totals "
+        "at the next start.",
+    )
 
     llm_base_url: str = Field(
         "https://openrouter.ai/api/v1",
@@ -148,6 +157,11 @@ class Settings(BaseSettings):
             "studio": self.monthly_allowance_studio,
             "enterprise": self.monthly_allowance_enterprise,
         }
+
+    @property
+    def rating_half_life(self) -> timedelta:
+        """The rating half-life as a duration."""
+        return timedelta(days=self.rating_half_life_days)
 
     @cached_property
     def resolved_database_url(self) -> str:

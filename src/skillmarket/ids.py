@@ -20,6 +20,7 @@ PREFIXES = {
     "posting": "pst",
     "request": "req",
     "service_connection": "svc",
+    "rating": "rat",
 }
 
 

@@ -22,6 +22,7 @@ from skillmarket.identity.services import IdentityService
 from skillmarket.invocations.services import InvocationService
 from skillmarket.ledger.providers import provider_named
 from skillmarket.ledger.services import LedgerService
+from skillmarket.reputation.services import ReputationService
 from skillmarket.requests.services import RequestsService
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Services:
     sealing_key: SealingKey
     ledger: LedgerService
     invocations: InvocationService
+    reputation: ReputationService
     requests: RequestsService
     credentials: CredentialService
 
@@ -70,12 +72,17 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         provider=provider_named(settings.payment_provider),
         allowances=settings.monthly_allowances(),  # type: ignore[arg-type]
     )
-    requests = RequestsService(db, catalog)
+    invocations = InvocationService(db, catalog, passports, ledger, key_provider, sealing_key)
+    reputation = ReputationService(db, catalog, invocations, settings.rating_half_life)
+    # Views and search show each skill's rating, read from the reputation domain's totals.
+    catalog.set_ratings(reputation.columns())
+    requests = RequestsService(db, catalog, ratings=reputation)
     # The requests domain keeps a schema signature per skill version, written in the
     # catalog's own transactions; sync() fills in what was loaded without the catalog.
     catalog.add_listener(requests.index)
     if migrate:
         requests.sync_shapes()
+        reputation.sync_totals()
     return Services(
         settings=settings,
         db=db,
@@ -86,7 +93,8 @@ def open_services(settings: Settings, *, migrate: bool = True) -> Services:
         key_provider=key_provider,
         sealing_key=sealing_key,
         ledger=ledger,
-        invocations=InvocationService(db, catalog, passports, ledger, key_provider, sealing_key),
+        invocations=invocations,
+        reputation=reputation,
         requests=requests,
         credentials=CredentialService(db, key_provider),
     )

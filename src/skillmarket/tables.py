@@ -17,6 +17,7 @@ from skillmarket.ledger.tables import (
     ledger_holds,
     ledger_postings,
 )
+from skillmarket.reputation.tables import rating_totals, rating_version_totals, ratings
 from skillmarket.requests.tables import (
     skill_request_tags,
     skill_requests,
@@ -38,6 +39,9 @@ __all__ = [
     "ledger_postings",
     "operators",
     "passports",
+    "rating_totals",
+    "rating_version_totals",
+    "ratings",
     "service_connections",
     "skill_names",
     "skill_secrets",

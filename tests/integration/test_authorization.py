@@ -75,6 +75,8 @@ OPERATOR = {
     ("GET", "/v1/services"): "test_services_are_own",
     ("GET", "/v1/services/{name}"): "test_services_are_own",
     ("DELETE", "/v1/services/{name}"): "test_services_are_own",
+    ("POST", "/v1/skills/{skill_id}/rate"): "test_ratings_are_public_but_only_buyers_rate",
+    ("GET", "/v1/skills/{skill_id}/ratings"): "test_ratings_are_public_but_only_buyers_rate",
 }
 
 
@@ -362,3 +364,40 @@ def test_services_are_own(api, world):
     mine = api.get("/v1/services/crm", headers=auth(alice_key)).json()
     assert mine["id"] == made.json()["service"]["id"]
     assert mine["updated_at"] == made.json()["service"]["updated_at"]
+
+
+def test_ratings_are_public_but_only_buyers_rate(api, world, manifest_factory, services):
+    alice, alice_key = world["alice"]
+    bob, bob_key = world["bob"]
+    services.ledger.deposit(bob.id, 1_000_000, provider_ref="bob-rates")
+    bob_passport = services.passports.issue(bob.id, {}).passport_id
+    opened = api.post(
+        "/v1/skills",
+        json=manifest_factory(name="alice-rated", execution_mode="open", execution_steps=[]),
+        headers=auth(alice_key),
+    ).json()["skill"]
+    bought = api.post(
+        f"/v1/skills/{opened['id']}/invoke",
+        json={"input": {"items": []}, "passport_id": bob_passport},
+        headers=auth(bob_key),
+    ).json()["invocation_id"]
+    api.post(
+        f"/v1/skills/invocations/{bought}/complete",
+        json={"output": {}},
+        headers=auth(alice_key),
+    )
+    url = f"/v1/skills/{opened['id']}/rate"
+    # Alice (the publisher) cannot rate Bob's invocation of her skill, nor learn it is his.
+    assert_error(
+        api.post(url, json={"invocation_id": bought, "score": 5}, headers=auth(alice_key)),
+        404,
+        "INVOCATION_NOT_FOUND",
+    )
+    assert (
+        api.post(url, json={"invocation_id": bought, "score": 2}, headers=auth(bob_key)).status_code
+        == 201
+    )
+    # Everyone reads the ratings: Alice sees Bob's, with his operator id (for whitelists).
+    page = api.get(f"/v1/skills/{opened['id']}/ratings", headers=auth(alice_key)).json()
+    assert [(i["rater_id"], i["score"]) for i in page["items"]] == [(bob.id, 2)]
+    assert "invocation_id" not in page["items"][0]  # whose purchase it was stays private

@@ -17,6 +17,7 @@ from skillmarket.api import (
     invocations,
     operators,
     passports,
+    ratings,
     requests,
     skills,
     wallet,
@@ -85,6 +86,7 @@ def create_app(services: Services, *, egress_guard: EgressGuard | None = None) -
     app.include_router(wallet.router)
     app.include_router(requests.router)
     app.include_router(credentials.router)
+    app.include_router(ratings.router)
     mcp_server = mount_mcp(app, services)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")

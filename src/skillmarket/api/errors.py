@@ -2,7 +2,8 @@
 
 Request validation errors are mapped to stable codes: malformed JSON is ``MALFORMED_JSON``
 (400), unknown fields ``UNKNOWN_FIELD``, an unknown step type ``UNKNOWN_STEP_TYPE``, the
-manifest's own checks their upper-cased type (``INVALID_NAME``, ``INVALID_SCHEMA``, …), and
+manifest's and the rating body's own checks their upper-cased type (``INVALID_NAME``,
+``INVALID_SCHEMA``, ``RATING_SCORE_INVALID``, …), and
 anything else ``VALIDATION_ERROR`` (422). The offending input is never echoed back: it may hold
 a prompt, code or a key.
 """
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skillmarket.catalog.manifest import ERROR_TYPES
 from skillmarket.errors import SkillmarketError
+from skillmarket.reputation.models import ERROR_TYPES as RATING_ERROR_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 def validation_code(error_type: str) -> str:
     """The stable code for one pydantic error type."""
-    if error_type in ERROR_TYPES:
+    if error_type in ERROR_TYPES or error_type in RATING_ERROR_TYPES:
         return error_type.upper()
     return _BUILTIN_CODES.get(error_type, "VALIDATION_ERROR")
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skillmarket.api.deps import OperatorDep, ServicesDep
 from skillmarket.catalog.manifest import SkillManifest, TrustLevel
 from skillmarket.catalog.models import PublishResult, SkillDetail, SkillPage, SkillSummary
-from skillmarket.catalog.search import SearchFilters
+from skillmarket.catalog.search import SearchFilters, Sort
 from skillmarket.crypto.sealing import INPUT_INFO, LOGIC_INFO
 
 router = APIRouter(prefix="/v1/skills", tags=["skills"])
@@ -98,15 +98,33 @@ def search_skills(
             "tags (repeat, or separate with commas)"
         ),
     ] = [],  # noqa: B006
+    min_rating: Annotated[
+        float | None,
+        Query(ge=1, le=5, description="Only skills whose mean rating (every version) is at least"),
+    ] = None,
+    sort: Annotated[
+        Sort,
+        Query(
+            description="relevance: best match first (by name without a query); rating: "
+            "ranking score first (unrated skills rank as neutral, 3); newest: latest "
+            "version first"
+        ),
+    ] = "relevance",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> SkillPage:
-    """The latest live version of each matching skill, best match first (by name without a
-    query)."""
+    """The latest live version of each matching skill, in the ``sort`` order, each with its
+    rating in brief (count, mean, ranking score)."""
     wanted = tuple(sorted({t.strip().lower() for raw in tags for t in raw.split(",") if t.strip()}))
     return services.catalog.search(
         SearchFilters(
-            query=search, trust_level=trust_level, tags=wanted, limit=limit, offset=offset
+            query=search,
+            trust_level=trust_level,
+            tags=wanted,
+            min_rating=min_rating,
+            sort=sort,
+            limit=limit,
+            offset=offset,
         )
     )
 
@@ -119,8 +137,9 @@ def my_skills(operator: OperatorDep, services: ServicesDep) -> list[SkillSummary
 
 @router.get("/{skill_id}", response_model=SkillDetail, summary="Show one skill version")
 def get_skill(skill_id: str, operator: OperatorDep, services: ServicesDep) -> SkillDetail:
-    """A skill version's detail. A sealed skill's prompts and code are shown to its publisher
-    only; a source skill shows its steps to everyone."""
+    """A skill version's detail, with its ratings in brief (``rating``: every version of the
+    skill; ``version_rating``: this one). A sealed skill's prompts and code are never shown;
+    a source skill shows its steps to everyone."""
     return services.catalog.get(skill_id, operator.id)
 
 

@@ -34,3 +34,4 @@ class EventType(StrEnum):
     LEDGER_POSTING = "ledger.posting"
     REQUEST_POST = "request.post"
     REQUEST_CLOSE = "request.close"
+    SKILL_RATE = "skill.rate"

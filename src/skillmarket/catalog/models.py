@@ -5,9 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from skillmarket.catalog.manifest import CredentialMode, ExecutionMode, TrustLevel
+
+
+class RatingBrief(BaseModel):
+    """How a skill is rated, in brief (the full summary is at ``/v1/skills/{id}/ratings``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int = 0
+    mean: float | None = Field(None, description="Mean score 1–5; null when unrated")
+    score: float | None = Field(
+        None, description="Ranking score 1–5 (recency-weighted, shrunk towards 3); null if unrated"
+    )
+
+    @classmethod
+    def of(cls, count: int | None, mean: float | None, score: float | None) -> RatingBrief:
+        """A brief from stored figures (no count: unrated)."""
+        if not count:
+            return cls()
+        return cls(
+            count=count,
+            mean=None if mean is None else round(mean, 4),
+            score=None if score is None else round(score, 4),
+        )
 
 
 class SkillSummary(BaseModel):
@@ -29,6 +52,9 @@ class SkillSummary(BaseModel):
     is_latest: bool
     deprecated: bool
     created_at: datetime
+    rating: RatingBrief = Field(
+        default_factory=RatingBrief, description="Ratings of every version of this skill together"
+    )
 
 
 class VersionRef(BaseModel):
@@ -57,6 +83,9 @@ class SkillDetail(SkillSummary):
     deprecated_at: datetime | None
     deprecation_reason: str | None
     versions: list[VersionRef]
+    version_rating: RatingBrief = Field(
+        default_factory=RatingBrief, description="Ratings of this version alone"
+    )
 
 
 class SkillPage(BaseModel):

@@ -28,6 +28,7 @@ from skillmarket.catalog.listeners import CatalogListener, PublishedVersion
 from skillmarket.catalog.manifest import SkillManifest, redacted_steps
 from skillmarket.catalog.models import (
     PublishResult,
+    RatingBrief,
     SkillDetail,
     SkillPage,
     SkillSummary,
@@ -38,11 +39,9 @@ from skillmarket.catalog.tables import skill_names, skill_secrets, skill_tags, s
 from skillmarket.db import Database, utcnow
 from skillmarket.ids import new_id
 
-_by_id = sa.select(skills).where(skills.c.id == sa.bindparam("skill_id"))
-
 
 def summary(row: sa.Row) -> SkillSummary:
-    """The list view of a skills row."""
+    """The list view of a skills row (with its rating when the row carries one)."""
     return SkillSummary(
         id=row.id,
         name=row.name,
@@ -58,6 +57,11 @@ def summary(row: sa.Row) -> SkillSummary:
         is_latest=row.is_latest,
         deprecated=row.deprecated_at is not None,
         created_at=row.created_at,
+        rating=RatingBrief.of(
+            getattr(row, "rating_count", None),
+            getattr(row, "rating_mean", None),
+            getattr(row, "rating_score", None),
+        ),
     )
 
 
@@ -72,7 +76,12 @@ def published_version(row: sa.Row) -> PublishedVersion:
     )
 
 
-def detail(row: sa.Row, viewer_id: str | None, versions: list[VersionRef]) -> SkillDetail:
+def detail(
+    row: sa.Row,
+    viewer_id: str | None,
+    versions: list[VersionRef],
+    version_rating: RatingBrief | None = None,
+) -> SkillDetail:
     """The detail view of a skills row as ``viewer_id`` may see it."""
     manifest: dict[str, Any] = row.manifest
     steps = manifest.get("execution_steps", [])
@@ -90,6 +99,7 @@ def detail(row: sa.Row, viewer_id: str | None, versions: list[VersionRef]) -> Sk
         deprecated_at=row.deprecated_at,
         deprecation_reason=row.deprecation_reason,
         versions=versions,
+        version_rating=version_rating or RatingBrief(),
     )
 
 
@@ -102,10 +112,33 @@ class CatalogService:
         self.db = db
         self.sealed = sealed
         self.listeners = list(listeners)
+        self.ratings: search_index.RatingColumns | None = None
 
     def add_listener(self, listener: CatalogListener) -> None:
         """Tell ``listener`` about every later publish and latest-version change."""
         self.listeners.append(listener)
+
+    def set_ratings(self, ratings: search_index.RatingColumns) -> None:
+        """Read ratings from ``ratings`` (the reputation domain's) in views and search."""
+        self.ratings = ratings
+
+    def _select(self) -> sa.Select:
+        """``SELECT`` of skills rows with their skill's rating."""
+        return search_index.rated(sa.select(skills), self.ratings)
+
+    def _by_id(self, conn: Connection, skill_id: str) -> sa.Row | None:
+        return conn.execute(self._select().where(skills.c.id == skill_id)).first()
+
+    def _version_rating(self, conn: Connection, skill_id: str) -> RatingBrief:
+        if self.ratings is None:
+            return RatingBrief()
+        table = self.ratings.by_version
+        row = conn.execute(
+            sa.select(table.c.count, table.c.mean, table.c.score).where(
+                table.c.skill_id == skill_id
+            )
+        ).first()
+        return RatingBrief.of(*row) if row is not None else RatingBrief()
 
     def publish(self, publisher_id: str, manifest: SkillManifest) -> PublishResult:
         """Publish one immutable name@version (idempotent for identical content).
@@ -118,7 +151,7 @@ class CatalogService:
         with self.db.write() as conn:
             self._claim_name(conn, manifest.name, publisher_id)
             existing = conn.execute(
-                sa.select(skills).where(
+                self._select().where(
                     skills.c.name == manifest.name, skills.c.version == manifest.version
                 )
             ).first()
@@ -150,7 +183,7 @@ class CatalogService:
                 },
             )
             self._refresh_latest(conn, manifest.name)
-            row = conn.execute(_by_id, {"skill_id": skill_id}).one()
+            row = self._require(conn, skill_id)
             for listener in self.listeners:
                 listener.version_published(conn, published_version(row))
             return PublishResult(skill=self._detail(conn, row, publisher_id), created=True)
@@ -255,10 +288,12 @@ class CatalogService:
         return sorted(refs, key=lambda v: semver.Version.parse(v.version), reverse=True)
 
     def _detail(self, conn: Connection, row: sa.Row, viewer_id: str | None) -> SkillDetail:
-        return detail(row, viewer_id, self._versions(conn, row.name))
+        return detail(
+            row, viewer_id, self._versions(conn, row.name), self._version_rating(conn, row.id)
+        )
 
     def _require(self, conn: Connection, skill_id: str) -> sa.Row:
-        row = conn.execute(_by_id, {"skill_id": skill_id}).first()
+        row = self._by_id(conn, skill_id)
         if row is None:
             raise SkillNotFound(f"no skill {skill_id!r}", details={"skill_id": skill_id})
         return row
@@ -271,7 +306,7 @@ class CatalogService:
     def search(self, filters: search_index.SearchFilters) -> SkillPage:
         """Latest versions matching ``filters``, ranked by relevance when there is a query."""
         with self.db.read() as conn:
-            rows, has_more = search_index.search(conn, filters)
+            rows, has_more = search_index.search(conn, filters, self.ratings)
         return SkillPage(
             items=[summary(r) for r in rows],
             limit=filters.limit,
@@ -283,7 +318,7 @@ class CatalogService:
         """Every version the publisher has published, deprecated ones included."""
         with self.db.read() as conn:
             rows = conn.execute(
-                sa.select(skills)
+                self._select()
                 .where(skills.c.publisher_id == publisher_id)
                 .order_by(skills.c.name, skills.c.seq)
             ).all()
@@ -368,7 +403,7 @@ class CatalogService:
         if not wanted:
             return {}
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(skills).where(skills.c.id.in_(wanted))).all()
+            rows = conn.execute(self._select().where(skills.c.id.in_(wanted))).all()
         return {row.id: summary(row) for row in rows}
 
     def relevance(self, text: str, limit: int = 2000) -> dict[str, float]:

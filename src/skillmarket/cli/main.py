@@ -11,6 +11,7 @@ from skillmarket.cli import (
     audit,
     invocations,
     passports,
+    ratings,
     requests,
     services,
     skills,
@@ -47,6 +48,8 @@ for command in (
     invocations.claim,
     invocations.complete,
     mcp,
+    ratings.rate,
+    ratings.ratings,
 ):
     app.command()(command)
 

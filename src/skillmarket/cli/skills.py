@@ -18,6 +18,7 @@ from skillmarket.cli.output import (
     print_table,
     shorten,
 )
+from skillmarket.cli.ratings import rating_text
 from skillmarket.crypto.sealing import LOGIC_INFO, seal
 
 
@@ -72,12 +73,20 @@ def search(
     query: str = typer.Argument(None, help="Words to search for (omit to browse)."),
     tag: list[str] = typer.Option([], "--tag", help="Only skills with this tag (repeatable)."),
     trust_level: str = typer.Option(None, "--trust-level", help="L0, L1 or L2."),
+    min_rating: float = typer.Option(
+        None, "--min-rating", help="Only skills rated at least this on average (1-5)."
+    ),
+    sort: str = typer.Option(
+        "relevance", "--sort", help="relevance (default), rating (best rated first) or newest."
+    ),
     limit: int = typer.Option(20, "--limit"),
     offset: int = typer.Option(0, "--offset"),
     as_json: bool = JsonOption,
 ) -> None:
     """Search the catalog and print a table of skills."""
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params: dict[str, Any] = {"limit": limit, "offset": offset, "sort": sort}
+    if min_rating is not None:
+        params["min_rating"] = min_rating
     if query:
         params["search"] = query
     if trust_level:
@@ -93,7 +102,7 @@ def search(
         return
     print_table(
         None,
-        ["id", "name", "version", "mode", "trust", "price", "description"],
+        ["id", "name", "version", "mode", "trust", "price", "rating", "description"],
         [
             (
                 s["id"],
@@ -102,6 +111,7 @@ def search(
                 s["execution_mode"],
                 s["trust_level_required"],
                 price_text(s["price_cents"]),
+                rating_text(s["rating"]),
                 shorten(s["description"]),
             )
             for s in page["items"]
@@ -129,6 +139,8 @@ def show(
         ("price", price_text(skill["price_cents"])),
         ("tags", ", ".join(skill["tags"])),
         ("fingerprint", skill["fingerprint"]),
+        ("rating", rating_text(skill["rating"])),
+        ("this version", rating_text(skill["version_rating"])),
         (
             "status",
             "deprecated"

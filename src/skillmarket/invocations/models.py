@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -97,6 +98,19 @@ class PendingInvocation(BaseModel):
     created_at: datetime
     expires_at: datetime
     lease_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InvocationFacts:
+    """What another domain may know of an invocation: who bought which skill version from whom,
+    and how it stands (never its input, output or cost)."""
+
+    invocation_id: str
+    skill_id: str
+    buyer_id: str
+    publisher_id: str
+    status: Status
+    finished_at: datetime | None
 
 
 def content_hash(value: Any) -> str:

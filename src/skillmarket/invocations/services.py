@@ -42,6 +42,7 @@ from skillmarket.invocations.models import (
     DEFAULT_TTL,
     FINISHED,
     InvocationError,
+    InvocationFacts,
     InvocationView,
     InvokeRequest,
     PendingInvocation,
@@ -244,6 +245,34 @@ class InvocationService:
                 f"no invocation {invocation_id!r}", details={"invocation_id": invocation_id}
             )
         return self._view(row)
+
+    def facts(self, invocation_id: str, conn: Connection | None = None) -> InvocationFacts | None:
+        """Who bought which skill version and its status, or ``None`` for an unknown id.
+
+        Pass ``conn`` to read inside the caller's transaction (a rating reads it there).
+        """
+        if conn is None:
+            with self.db.read() as own:
+                return self.facts(invocation_id, own)
+        row = conn.execute(
+            sa.select(
+                invocations.c.skill_id,
+                invocations.c.buyer_id,
+                invocations.c.publisher_id,
+                invocations.c.status,
+                invocations.c.finished_at,
+            ).where(invocations.c.id == invocation_id)
+        ).first()
+        if row is None:
+            return None
+        return InvocationFacts(
+            invocation_id=invocation_id,
+            skill_id=row.skill_id,
+            buyer_id=row.buyer_id,
+            publisher_id=row.publisher_id,
+            status=row.status,
+            finished_at=row.finished_at,
+        )
 
     def _view(self, row: sa.Row) -> InvocationView:
         output, sealed_output = None, None

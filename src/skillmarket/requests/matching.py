@@ -168,7 +168,11 @@ class Matcher:
             if proven_only and not proven:
                 continue
             score = ranking.match_score(
-                hop.relevance, hop.price, spec.max_price_cents, proven, rated.get(hop.skill_id, 0.0)
+                hop.relevance,
+                hop.price,
+                spec.max_price_cents,
+                proven,
+                rated.get(hop.skill_id, ranking.UNRATED),
             )
             scored.append((score, hop, proven))
         scored.sort(key=lambda s: (-s[0], s[1].price, s[1].skill_id))
@@ -324,7 +328,7 @@ class Matcher:
                 total,
                 spec.max_price_cents,
                 proven,
-                [rated.get(h.skill_id, 0.0) for h in hops],
+                [rated.get(h.skill_id, ranking.UNRATED) for h in hops],
             )
             scored.append((score, total, hops, hand_offs, out, proven))
         scored.sort(key=lambda s: (-s[0], s[1], [h.skill_id for h in s[2]]))

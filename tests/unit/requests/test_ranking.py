@@ -15,13 +15,21 @@ class TestScores:
         assert ranking.match_score(0.5, 1, 10, True) > ranking.match_score(0.5, 1, 10, False)
 
     def test_perfect_match_scores_one(self):
-        assert ranking.match_score(1.0, 0, 10, True) == 1.0
+        assert ranking.match_score(1.0, 0, 10, True, rating=1.0) == 1.0
 
-    def test_ratings_weigh_nothing_yet(self):
-        assert ranking.WEIGHTS.rating == 0
-        assert ranking.match_score(0.3, 2, 10, True, rating=1.0) == ranking.match_score(
-            0.3, 2, 10, True, rating=0.0
-        )
+    def test_better_rating_ranks_higher_at_equal_relevance_price_and_fit(self):
+        low, high = (ranking.match_score(0.3, 2, 10, True, rating=r) for r in (0.2, 0.9))
+        assert high > low
+
+    def test_unrated_is_neutral_between_bad_and_good(self):
+        unrated = ranking.match_score(0.5, 1, 10, True)
+        assert ranking.match_score(0.5, 1, 10, True, rating=0.1) < unrated
+        assert unrated < ranking.match_score(0.5, 1, 10, True, rating=0.9)
+
+    def test_relevance_outweighs_rating(self):
+        relevant_unrated = ranking.match_score(1.0, 1, 10, True)
+        irrelevant_loved = ranking.match_score(0.5, 1, 10, True, rating=1.0)
+        assert relevant_unrated > irrelevant_loved
 
     def test_weights_sum_to_one(self):
         w = ranking.WEIGHTS

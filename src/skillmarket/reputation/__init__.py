@@ -1,0 +1,1 @@
+"""Reputation: ratings of completed invocations, and their summaries per skill version and skill."""
