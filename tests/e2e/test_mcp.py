@@ -36,7 +36,7 @@ SEED_TOOLS = {
     "stack_suggest_skill_composition",
 }
 LOOP_TOOLS = {"stack_search_skills", "stack_get_skill", "stack_publish_skill"}
-LOOP_TOOLS |= {"stack_claim_invocation", "stack_rate_skill"}
+LOOP_TOOLS |= {"stack_claim_invocation", "stack_rate_skill", "stack_get_skill_ratings"}
 
 TEXT_IN = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
 COUNT_OUT = {"type": "object", "required": ["words"], "properties": {"words": {"type": "integer"}}}
@@ -161,6 +161,7 @@ def test_tools_are_listed_with_descriptions_and_schemas(market, transport):
 @TRANSPORTS
 def test_buyer_agent_searches_checks_invokes_polls_and_rates(market, transport):
     skill_id = market.publish(WORD_COUNT)
+    bob_id = market.bob.id
 
     async def run() -> None:
         async with session(market, market.bob_key, transport) as bob:
@@ -202,7 +203,15 @@ def test_buyer_agent_searches_checks_invokes_polls_and_rates(market, transport):
                 score=5,
                 comment="exact",
             )
-            assert rated["score"] == 5
+            assert rated["rating"]["score"] == 5
+            trusted = await call(bob, "stack_get_skill_ratings", skill_id=skill_id, raters=[bob_id])
+            assert trusted["summary"]["count"] == 1
+            nobody = await call(
+                bob, "stack_get_skill_ratings", skill_id=skill_id, raters=[market.alice.id]
+            )
+            assert nobody["summary"]["count"] == 0
+            best = await call(bob, "stack_search_skills", min_rating=4.5, sort="rating")
+            assert [s["id"] for s in best["items"]] == [skill_id]
             wallet = await call(bob, "stack_get_wallet")
         spent = 1_000_000 - wallet["available_micros"]
         assert spent == done["cost"]["total_micros"] >= 30_000  # charged once, not twice

@@ -2,8 +2,9 @@
 
 A buyer agent: ``stack_search_skills`` → ``stack_get_skill`` → ``stack_list_passports`` →
 ``stack_check_trust_level`` → ``stack_invoke_skill`` → ``stack_check_invocation`` →
-``stack_rate_skill``. A publisher agent: ``stack_publish_skill``, then for open-mode skills
-``stack_list_pending_invocations`` → ``stack_claim_invocation`` → ``stack_complete_invocation``.
+``stack_rate_skill`` (``stack_get_skill_ratings`` reads what others said). A publisher agent:
+``stack_publish_skill``, then for open-mode skills ``stack_list_pending_invocations`` →
+``stack_claim_invocation`` → ``stack_complete_invocation``.
 Demand side: ``stack_post_skill_request``, ``stack_list_skill_requests``,
 ``stack_find_matching_skills``, ``stack_suggest_skill_composition``.
 
@@ -59,14 +60,28 @@ def register_tools(server: FastMCP, gateway_for: GatewayFor) -> None:  # noqa: C
         tags: Annotated[
             list[str] | None, Field(description="Only skills with all these tags.")
         ] = None,
+        min_rating: Annotated[
+            float | None, Field(ge=1, le=5, description="Only skills rated at least this mean.")
+        ] = None,
+        sort: Annotated[
+            Literal["relevance", "rating", "newest"],
+            Field(description="relevance (default), rating (best rated first) or newest."),
+        ] = "relevance",
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         offset: Annotated[int, Field(ge=0, le=10_000)] = 0,
     ) -> dict[str, Any]:
         """Search the marketplace's skills (latest live version of each), best match first.
-        Each result has its id, price_cents, trust_level_required, execution_mode and schemas
-        summary; use stack_get_skill for the full input/output JSON Schemas before invoking."""
+        Each result has its id, price_cents, trust_level_required, execution_mode and rating
+        in brief; use stack_get_skill for the full input/output JSON Schemas before invoking."""
         gateway = await gateway_for(ctx)
-        params = {"search": query, "trust_level": trust_level, "limit": limit, "offset": offset}
+        params = {
+            "search": query,
+            "trust_level": trust_level,
+            "min_rating": min_rating,
+            "sort": sort,
+            "limit": limit,
+            "offset": offset,
+        }
         if tags:
             params["tags"] = ",".join(tags)
         return await gateway.call("GET", "/v1/skills", params=params)
@@ -216,6 +231,29 @@ def register_tools(server: FastMCP, gateway_for: GatewayFor) -> None:  # noqa: C
         if comment is not None:
             body["comment"] = comment
         return await gateway.call("POST", f"/v1/skills/{_p(skill_id)}/rate", json=body)
+
+    @server.tool(annotations=READ)
+    async def stack_get_skill_ratings(
+        ctx: Context,
+        skill_id: SkillId,
+        version: Annotated[str | None, Field(description="Only this version, e.g. 1.2.0.")] = None,
+        raters: Annotated[
+            list[str] | None,
+            Field(
+                max_length=100,
+                description="Operator ids whose ratings alone count: the raters you trust.",
+            ),
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> dict[str, Any]:
+        """A skill's rating summaries (count, mean, distribution, recency-weighted mean) for
+        the whole skill and each version, and its ratings newest first; with `raters`, only
+        those operators' ratings count (resists rating spam)."""
+        gateway = await gateway_for(ctx)
+        params: dict[str, Any] = {"version": version, "limit": limit}
+        if raters:
+            params["raters"] = ",".join(raters)
+        return await gateway.call("GET", f"/v1/skills/{_p(skill_id)}/ratings", params=params)
 
     @server.tool(annotations=WRITE)
     async def stack_post_skill_request(
