@@ -20,7 +20,12 @@ from typing import Any
 
 from skillmarket.runtime.errors import SandboxUnavailable
 from skillmarket.runtime.sandbox.bridge import FetchBridge
-from skillmarket.runtime.sandbox.channel import ChannelClosed, FrameChannel, ProtocolViolation
+from skillmarket.runtime.sandbox.channel import (
+    ChannelClosed,
+    FrameChannel,
+    ProtocolViolation,
+    peer_closed,
+)
 from skillmarket.runtime.sandbox.interfaces import Limits, SandboxConfig
 from skillmarket.runtime.sandbox.process import WorkerProcess, start_worker
 
@@ -72,7 +77,11 @@ class JsWorker:
     @property
     def alive(self) -> bool:
         """False once the worker died, was killed or broke protocol."""
-        return not self._dead and self.proc.process.returncode is None
+        return (
+            not self._dead
+            and self.proc.process.returncode is None
+            and not peer_closed(self.channel.sock)
+        )
 
     async def close(self) -> None:
         """Kill the worker process."""

@@ -22,6 +22,7 @@ from skillmarket.runtime.sandbox.channel import (
     ControlChannel,
     FrameChannel,
     ProtocolViolation,
+    peer_closed,
 )
 from skillmarket.runtime.sandbox.interfaces import Limits, SandboxConfig
 from skillmarket.runtime.sandbox.process import WorkerProcess, start_worker
@@ -65,7 +66,11 @@ class Zygote:
     @property
     def alive(self) -> bool:
         """False once the zygote died or was killed."""
-        return not self._dead and self.proc.process.returncode is None
+        return (
+            not self._dead
+            and self.proc.process.returncode is None
+            and not peer_closed(self.control.sock)
+        )
 
     async def close(self) -> None:
         """Kill the zygote (its children die with it: parent-death signal)."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import time
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +109,20 @@ class TestLimitsValidation:
         assert (limits.timeout_ms, limits.memory_bytes, limits.cpu_seconds) == (5_000, 50 << 20, 5)
 
 
+def wait_until_exited(pid: int, timeout: float = 5.0) -> None:
+    """Wait until ``pid`` has exited: gone, or a zombie waiting to be reaped."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} did not exit")
+
+
 class TestPool:
     def test_concurrent_invocations_all_succeed(self, sandbox):
         async def burst():
@@ -145,6 +162,18 @@ class TestPool:
             sandbox.call(kill_mid_run())
         ok = "return 'alive'" if language == "javascript" else "output = 'alive'"
         assert sandbox.run(language, ok).output == "alive"
+
+    @pytest.mark.parametrize("language", ["javascript", "python"])
+    def test_workers_killed_while_idle_cost_the_next_run_nothing(self, sandbox, language):
+        ok = "return 'alive'" if language == "javascript" else "output = 'alive'"
+        for _ in range(3):
+            pids = sandbox.runtime.worker_pids()[language]
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):  # one may be gone already
+                    os.kill(pid, signal.SIGKILL)
+            for pid in pids:  # dead (a zombie at most), though maybe not yet reaped by the host
+                wait_until_exited(pid)
+            assert sandbox.run(language, ok).output == "alive"
 
     @pytest.mark.parametrize("language", ["javascript", "python"])
     def test_cancelled_run_fails_to_leak_worker(self, sandbox, language):
