@@ -51,14 +51,20 @@ class FrameChannel:
         self._buffer = bytearray()
         self._send_lock = asyncio.Lock()
 
-    async def send(self, message: dict[str, Any]) -> None:
-        """Send one frame; concurrent senders never interleave."""
+    async def send(self, message: dict[str, Any], *, raw: dict[str, str] | None = None) -> None:
+        """Send one frame; concurrent senders never interleave.
+
+        ``raw`` fields travel unescaped after the JSON (see ``_frames``); the worker finds them
+        in the message it reads, as if they had been part of it.
+        """
+        blobs = [(k, text.encode("utf-8", "surrogatepass")) for k, text in (raw or {}).items()]
+        if blobs:
+            message = {**message, "raw": [[name, len(blob)] for name, blob in blobs]}
         body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+        data = b"".join([_HEADER.pack(len(body)), body, *(blob for _, blob in blobs)])
         async with self._send_lock:
             try:
-                await asyncio.get_running_loop().sock_sendall(
-                    self.sock, _HEADER.pack(len(body)) + body
-                )
+                await asyncio.get_running_loop().sock_sendall(self.sock, data)
             except OSError as exc:
                 raise ChannelClosed(str(exc)) from exc
 

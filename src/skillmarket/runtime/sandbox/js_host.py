@@ -104,13 +104,12 @@ class JsWorker:
                 {
                     "type": "run",
                     "rid": rid,
-                    "code": code,
-                    "input": input_,
                     "timeout_ms": limits.timeout_ms,
                     "memory_bytes": limits.memory_bytes,
                     "max_output": limits.max_output_bytes,
                     "max_fetches": bridge.max_fetches,
-                }
+                },
+                raw={"code": code, "input": input_},
             )
             while True:
                 frame = await self._next(rid, deadline + GRACE_S - loop.time())

@@ -100,7 +100,7 @@ class Zygote:
             )
             theirs.close()
             await channel.send(
-                {"code": code, "input": input_, "max_output": limits.max_output_bytes}
+                {"max_output": limits.max_output_bytes}, raw={"code": code, "input": input_}
             )
             done = await self._converse(channel, bridge, deadline)
             report = None
