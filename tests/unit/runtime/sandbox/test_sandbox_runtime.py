@@ -115,7 +115,7 @@ def wait_until_exited(pid: int, timeout: float = 5.0) -> None:
     while time.monotonic() < deadline:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # reaped meanwhile
             return
         if state in ("Z", "X"):
             return
