@@ -27,20 +27,6 @@ class ProtocolViolation(Exception):
     """The peer sent something that is not a valid frame; the peer is not trusted afterwards."""
 
 
-def peer_closed(sock: socket.socket) -> bool:
-    """Whether the other end of ``sock`` is gone (its process exited), without reading.
-
-    A dead process's sockets close when it exits, before the host reaps it, so this notices a
-    worker killed while idle sooner than its exit status does.
-    """
-    try:
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False  # open, nothing to read
-    except OSError:
-        return True
-
-
 class FrameChannel:
     """Frames over a non-blocking stream socket owned by this object."""
 

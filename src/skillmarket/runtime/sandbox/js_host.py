@@ -24,7 +24,6 @@ from skillmarket.runtime.sandbox.channel import (
     ChannelClosed,
     FrameChannel,
     ProtocolViolation,
-    peer_closed,
 )
 from skillmarket.runtime.sandbox.interfaces import Limits, SandboxConfig
 from skillmarket.runtime.sandbox.process import WorkerProcess, start_worker
@@ -77,11 +76,7 @@ class JsWorker:
     @property
     def alive(self) -> bool:
         """False once the worker died, was killed or broke protocol."""
-        return (
-            not self._dead
-            and self.proc.process.returncode is None
-            and not peer_closed(self.channel.sock)
-        )
+        return not self._dead and self.proc.process.returncode is None and not self.proc.exited
 
     async def close(self) -> None:
         """Kill the worker process."""

@@ -13,6 +13,8 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
+import select
 import shutil
 import socket
 import sys
@@ -97,6 +99,16 @@ class WorkerProcess:
     def __init__(self, process: asyncio.subprocess.Process, sock: socket.socket):
         self.process = process
         self.sock = sock
+        # A pidfd turns readable the moment the process exits, before asyncio reaps it and
+        # sets ``returncode``: how a worker killed while idle is noticed before a run is sent.
+        self._pidfd = os.pidfd_open(process.pid)
+
+    @property
+    def exited(self) -> bool:
+        """Whether the process has exited (reaped or not)."""
+        if self._pidfd < 0:
+            return True
+        return bool(select.select([self._pidfd], [], [], 0)[0])
 
     @property
     def pid(self) -> int:
@@ -110,6 +122,9 @@ class WorkerProcess:
                 self.process.kill()
         await self.process.wait()
         self.sock.close()
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
 
 
 async def start_worker(

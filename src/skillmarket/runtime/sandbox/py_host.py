@@ -22,7 +22,6 @@ from skillmarket.runtime.sandbox.channel import (
     ControlChannel,
     FrameChannel,
     ProtocolViolation,
-    peer_closed,
 )
 from skillmarket.runtime.sandbox.interfaces import Limits, SandboxConfig
 from skillmarket.runtime.sandbox.process import WorkerProcess, start_worker
@@ -66,11 +65,7 @@ class Zygote:
     @property
     def alive(self) -> bool:
         """False once the zygote died or was killed."""
-        return (
-            not self._dead
-            and self.proc.process.returncode is None
-            and not peer_closed(self.control.sock)
-        )
+        return not self._dead and self.proc.process.returncode is None and not self.proc.exited
 
     async def close(self) -> None:
         """Kill the zygote (its children die with it: parent-death signal)."""
