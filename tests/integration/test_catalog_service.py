@@ -203,3 +203,31 @@ class TestSearch:
     def test_unknown_skill_raises_not_found(self, services):
         with pytest.raises(SkillNotFound):
             services.catalog.get("skl_missing", None)
+
+
+def test_version_is_read_once_and_then_served_from_memory(services, operator_factory):
+    operator, _key = operator_factory()
+    published = services.catalog.publish(
+        operator.id,
+        SkillManifest.model_validate(
+            {
+                "name": "cached-one",
+                "version": "1.0.0",
+                "description": "A skill read by invocations.",
+                "execution_mode": "sealed",
+                "input_schema": {},
+                "output_schema": {},
+                "execution_steps": [{"type": "script", "runtime": "javascript", "code": "1"}],
+            }
+        ),
+    ).skill
+    reads: list[str] = []
+    sa.event.listen(services.db.engine, "before_cursor_execute", lambda *a: reads.append(a[2]))
+    first = services.catalog.version(published.id)
+    assert reads and first.id == published.id
+    assert first.steps_redacted  # as anyone but the publisher sees it: never the code
+    reads.clear()
+    assert services.catalog.version(published.id) is first
+    assert reads == []
+    with pytest.raises(SkillNotFound):
+        services.catalog.version("skl_missing")

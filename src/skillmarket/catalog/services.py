@@ -8,6 +8,7 @@ deprecated — and only that one is in the search index.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -38,6 +39,8 @@ from skillmarket.catalog.sealed import SealedLogic
 from skillmarket.catalog.tables import skill_names, skill_secrets, skill_tags, skills
 from skillmarket.db import Database, utcnow
 from skillmarket.ids import new_id
+
+VERSION_CACHE_SIZE = 4096  # skill versions kept for the invocation path (see version())
 
 
 def summary(row: sa.Row) -> SkillSummary:
@@ -113,6 +116,8 @@ class CatalogService:
         self.sealed = sealed
         self.listeners = list(listeners)
         self.ratings: search_index.RatingColumns | None = None
+        self._version_cache: dict[str, SkillDetail] = {}
+        self._version_lock = threading.Lock()
 
     def add_listener(self, listener: CatalogListener) -> None:
         """Tell ``listener`` about every later publish and latest-version change."""
@@ -302,6 +307,22 @@ class CatalogService:
         """One skill version as ``viewer_id`` may see it."""
         with self.db.read() as conn:
             return self._detail(conn, self._require(conn, skill_id), viewer_id)
+
+    def version(self, skill_id: str) -> SkillDetail:
+        """One skill version as anyone but its publisher sees it, for the invocation path.
+
+        A published version's content never changes, so it is kept in memory after the first
+        read. Its mutable parts — deprecation, rating, the list of versions — may be stale
+        here: read them with :meth:`get` where they matter.
+        """
+        found = self._version_cache.get(skill_id)
+        if found is None:
+            found = self.get(skill_id, None)
+            with self._version_lock:
+                if len(self._version_cache) >= VERSION_CACHE_SIZE:
+                    self._version_cache.pop(next(iter(self._version_cache)))
+                self._version_cache[skill_id] = found
+        return found
 
     def search(self, filters: search_index.SearchFilters) -> SkillPage:
         """Latest versions matching ``filters``, ranked by relevance when there is a query."""

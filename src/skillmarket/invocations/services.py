@@ -140,7 +140,7 @@ class InvocationService:
            (``INSUFFICIENT_FUNDS`` otherwise), the row and its ``skill.invoke`` event written.
         Sealed and source invocations start ``running``; open ones ``pending`` with a TTL.
         """
-        skill = self.catalog.get(skill_id, buyer_id)
+        skill = self.catalog.version(skill_id)
         passport = self.passports.verify(buyer_id, request.passport_id)
         require_trust(passport.assurances, skill.trust_level_required)
         value = request.input
@@ -343,7 +343,7 @@ class InvocationService:
             invocation_id=row.id,
             buyer_id=row.buyer_id,
             passport_id=row.passport_id,
-            skill=self.catalog.get(row.skill_id, row.buyer_id),
+            skill=self.catalog.version(row.skill_id),
             steps=self.catalog.execution_steps(row.skill_id),
             input_text=orjson.dumps(value).decode(),
             compute_budget_micros=self.ledger.hold(row.id).compute_budget_micros,
@@ -386,7 +386,7 @@ class InvocationService:
                 skill_id = conn.execute(
                     sa.select(invocations.c.skill_id).where(invocations.c.id == invocation_id)
                 ).scalar_one()
-            problem = schema_problem(value, self.catalog.get(skill_id, None).output_schema)
+            problem = schema_problem(value, self.catalog.version(skill_id).output_schema)
             if problem is not None:
                 status, value = "failed", None
                 error = (
@@ -527,7 +527,7 @@ class InvocationService:
                 raise InvocationNotPending(
                     f"the invocation is {row.status}", details={"status": row.status}
                 )
-            skill = self.catalog.get(row.skill_id, None)
+            skill = self.catalog.version(row.skill_id)
             problem = schema_problem(output, skill.output_schema)
             if problem is not None:
                 raise OutputSchemaViolation(
