@@ -16,23 +16,16 @@ an SSL context trusting the test CA (:meth:`Upstream.guard`).
 from __future__ import annotations
 
 import contextlib
-import datetime
 import http.server
 import json
 import ssl
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from skillmarket.runtime.egress import EgressGuard, EgressPolicy, StaticResolver
+from tests.support.pki import throwaway_pki
 
 
 @dataclass
@@ -109,49 +102,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _route
 
 
-def _certificate(subject, key, issuer, issuer_key, *, ca: bool, names=()):
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if names:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _server_context(names: tuple[str, ...]) -> tuple[ssl.SSLContext, bytes]:
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate("proxy test CA", ca_key, "proxy test CA", ca_key, ca=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = _certificate(names[0], key, "proxy test CA", ca_key, ca=False, names=names)
-    with tempfile.TemporaryDirectory() as folder:
-        pem = Path(folder) / "server.pem"
-        pem.write_bytes(
-            cert.public_bytes(serialization.Encoding.PEM)
-            + key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(pem)
-    return context, ca.public_bytes(serialization.Encoding.PEM)
-
-
 @contextlib.contextmanager
 def https_upstream(*names: str) -> Iterator[Upstream]:
     """Serve the upstream on 127.0.0.1 and a free port until the block ends."""
-    context, ca_pem = _server_context(names)
+    context, ca_pem = throwaway_pki("proxy test CA", *names)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)

@@ -8,7 +8,6 @@ StaticResolver built here. Nothing here points at any address but loopback.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import http.server
 import json
 import ssl
@@ -16,14 +15,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.support.pki import throwaway_pki
 
 
 @pytest.fixture
@@ -163,46 +159,11 @@ class Pki:
         return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
 
 
-def _certificate(subject: str, key, issuer: str, issuer_key, *, ca: bool, san: str | None):
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if san is not None:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+def pki() -> Pki:
     """Build the CA and the ``upstream.test`` certificate once per session."""
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = _certificate("egress test CA", ca_key, "egress test CA", ca_key, ca=True, san=None)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = _certificate(
-        "upstream.test", key, "egress test CA", ca_key, ca=False, san="upstream.test"
-    )
-    folder: Path = tmp_path_factory.mktemp("pki")
-    (folder / "server.pem").write_bytes(
-        cert.public_bytes(serialization.Encoding.PEM)
-        + key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(folder / "server.pem")
-    return Pki(ca_cert.public_bytes(serialization.Encoding.PEM), context)
+    context, ca_pem = throwaway_pki("egress test CA", "upstream.test")
+    return Pki(ca_pem, context)
 
 
 @pytest.fixture
