@@ -7,8 +7,10 @@ import base64
 import pytest
 import sqlalchemy as sa
 
+from skillmarket.audit import log
 from skillmarket.audit.checkpoints import verify_checkpoint
 from skillmarket.audit.errors import AuditLogTampered
+from skillmarket.audit.events import EventType
 from skillmarket.audit.merkle import event_leaf_hash, verify_consistency, verify_inclusion
 from skillmarket.audit.services import AuditEventNotFound
 from skillmarket.audit.tables import audit_checkpoints, audit_events, audit_head
@@ -193,3 +195,73 @@ class TestVerify:
                 conn.execute(sa.select(sa.func.count()).select_from(audit_checkpoints)).scalar_one()
                 == 1
             )
+
+
+class TestAppendsInTransactions:
+    """Events are sequenced when appended and written when their transaction commits."""
+
+    def stored(self, database):
+        with database.read() as conn:
+            rows = conn.execute(sa.select(audit_events).order_by(audit_events.c.seq)).all()
+            size = conn.execute(sa.select(audit_head.c.size)).scalar_one()
+        return {r.subject: r.seq for r in rows}, size
+
+    def test_a_rolled_back_savepoint_drops_only_its_events(self, services, database):
+        before, size = self.stored(database)
+        with database.write() as conn:
+            first = log.record(conn, EventType.SKILL_PUBLISH, actor=None, subject="kept-1")
+            with pytest.raises(RuntimeError), conn.begin_nested():
+                log.record(conn, EventType.SKILL_PUBLISH, actor=None, subject="dropped")
+                raise RuntimeError("undo the savepoint")
+            with conn.begin_nested():
+                second = log.record(conn, EventType.SKILL_PUBLISH, actor=None, subject="kept-2")
+        after, new_size = self.stored(database)
+        assert (first, second) == (size, size + 1)
+        assert after["kept-1"] == size and after["kept-2"] == size + 1
+        assert "dropped" not in after and new_size == size + 2 == len(after)
+        assert services.audit.verify().events == new_size  # raises if the log is broken
+
+    def test_a_savepoint_that_took_the_lock_rolls_it_back_too(self, services, database):
+        _before, size = self.stored(database)
+        with database.write() as conn:
+            with pytest.raises(RuntimeError), conn.begin_nested():
+                log.lock(conn)
+                log.record(conn, EventType.SKILL_PUBLISH, actor=None, subject="dropped")
+                raise RuntimeError("undo the savepoint")
+            seq = log.record(conn, EventType.SKILL_PUBLISH, actor=None, subject="kept")
+        after, new_size = self.stored(database)
+        assert seq == size == after["kept"] and new_size == size + 1
+        assert services.audit.verify().events == new_size  # raises if the log is broken
+
+    def test_a_failed_transaction_writes_nothing_and_numbering_goes_on(
+        self, services, database, operator_factory
+    ):
+        _before, size = self.stored(database)
+        with pytest.raises(RuntimeError), database.write() as conn:
+            log.record(conn, EventType.SKILL_PUBLISH, actor=None, subject="lost-1")
+            log.record(conn, EventType.SKILL_PUBLISH, actor=None, subject="lost-2")
+            raise RuntimeError("roll back")
+        operator, _key = operator_factory("after-the-failure")
+        after, new_size = self.stored(database)
+        assert "lost-1" not in after and "lost-2" not in after
+        assert after[operator.id] == size and new_size > size  # numbering goes on, no gap
+        assert services.audit.verify().events == new_size  # raises if the log is broken
+
+    def test_readers_of_batched_events_are_written(self, services, database, operator_factory):
+        alice, _ = operator_factory("alice")
+        bob, _ = operator_factory("bob")
+        with database.write() as conn:
+            log.record(conn, EventType.SKILL_PUBLISH, actor=alice.id, subject="for-alice")
+            log.record(
+                conn,
+                EventType.SKILL_PUBLISH,
+                actor=None,
+                subject="for-both",
+                parties=[alice.id, bob.id],
+            )
+        seen = {
+            op: {e["subject"] for e in services.audit.events(op, limit=100)}
+            for op in (alice.id, bob.id)
+        }
+        assert {"for-alice", "for-both"} <= seen[alice.id]
+        assert "for-both" in seen[bob.id] and "for-alice" not in seen[bob.id]

@@ -53,9 +53,14 @@ async def invoke(
         task = request.app.state.queue.submit(view.invocation_id)
         done, _ = await asyncio.wait({task}, timeout=services.settings.sync_wait_seconds)
         if done:
-            view = await run_in_threadpool(
-                services.invocations.view, view.invocation_id, operator.id
-            )
+            # The runner answers with the finished invocation; read it only if the run broke.
+            finished = None if task.cancelled() or task.exception() else task.result()
+            if isinstance(finished, InvocationView):
+                view = finished
+            else:
+                view = await run_in_threadpool(
+                    services.invocations.view, view.invocation_id, operator.id
+                )
     if view.status in ("running", "pending", "claimed"):
         response.status_code = 202
         response.headers["Location"] = view.poll_url

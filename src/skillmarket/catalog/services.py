@@ -369,12 +369,19 @@ class CatalogService:
                 self._refresh_latest(conn, row.name)
             return self._detail(conn, self._require(conn, skill_id), publisher_id)
 
-    def execution_steps(self, skill_id: str) -> list[dict[str, Any]]:
+    def execution_steps(
+        self, skill_id: str, conn: Connection | None = None
+    ) -> list[dict[str, Any]]:
         """A skill version's steps with their logic in plain text: for the execution path only,
-        never for an API response or a log line."""
-        with self.db.read() as conn:
-            row = self._require(conn, skill_id)
-            return self.sealed.open_steps(conn, skill_id, row.manifest.get("execution_steps", []))
+        never for an API response or a log line. Read in ``conn``'s transaction when given."""
+        skill = self.version(skill_id)
+        if skill.execution_mode != "sealed":  # nothing sealed: the published steps as they are
+            return [dict(step) for step in skill.execution_steps]
+        if conn is None:
+            with self.db.read() as own:
+                return self.execution_steps(skill_id, own)
+        row = self._require(conn, skill_id)
+        return self.sealed.open_steps(conn, skill_id, row.manifest.get("execution_steps", []))
 
     def rotate_master_key(
         self,

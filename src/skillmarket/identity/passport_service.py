@@ -255,15 +255,20 @@ class PassportService:
 
     # --- verification ------------------------------------------------------------------------
 
-    def verify(self, operator_id: str, passport_id: str) -> VerifiedPassport:
+    def verify(
+        self, operator_id: str, passport_id: str, conn: sa.Connection | None = None
+    ) -> VerifiedPassport:
         """Verify the stored passport ``passport_id`` for caller ``operator_id``, now.
 
         Signature, issuer, expiry, owner and revocation are all checked on every call; the
         revocation status is read from the database each time, so a revocation takes effect at
-        the next check (invocations call this at every step boundary).
+        the next check (invocations call this at every step boundary). The row is read in
+        ``conn``'s transaction when given.
         """
-        with self.db.read() as conn:
-            row = conn.execute(_by_id, {"passport_id": passport_id}).first()
+        if conn is None:
+            with self.db.read() as own:
+                return self.verify(operator_id, passport_id, own)
+        row = conn.execute(_by_id, {"passport_id": passport_id}).first()
         if row is None:
             raise PassportNotFound(
                 f"no passport {passport_id!r}", details={"passport_id": passport_id}

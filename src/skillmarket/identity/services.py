@@ -115,10 +115,12 @@ class IdentityService:
             raise ApiKeyRevoked("the API key was revoked")
         return _operator(row)
 
-    def get_operator(self, operator_id: str) -> Operator:
-        """One operator by id."""
-        with self.db.read() as conn:
+    def get_operator(self, operator_id: str, conn: sa.Connection | None = None) -> Operator:
+        """One operator by id (read in ``conn``'s transaction when given)."""
+        if conn is not None:
             return _operator(self._require_operator(conn, operator_id))
+        with self.db.read() as own:
+            return _operator(self._require_operator(own, operator_id))
 
     def _require_operator(self, conn: sa.Connection, operator_id: str) -> sa.Row:
         row = conn.execute(sa.select(operators).where(operators.c.id == operator_id)).first()

@@ -1,9 +1,10 @@
 """Running sealed and source invocations: each step in turn, fresh sandbox per script step.
 
 The runner works on invocation ids (the queue carries nothing else). Before every step it
-re-verifies the buyer's passport, so a revocation ends the invocation as ``terminated`` and
-nothing after that point runs; every step is audited with its type, latency and the hashes of
-its input and output; the metered lines go to billing when the invocation finishes.
+re-verifies the buyer's passport (for the first step, in the read that loads the invocation),
+so a revocation ends the invocation as ``terminated`` and nothing after that point runs. Every
+step that ran is audited with its type, latency and the hashes of its input and output, and
+its metered lines are billed, in the one transaction that finishes the invocation.
 """
 
 from __future__ import annotations
@@ -87,19 +88,26 @@ class InvocationRunner:
                 None,
                 ("INTERNAL_ERROR", "the invocation failed inside the marketplace"),
                 [],
+                [],
             )
 
     async def _run(self, invocation_id: str) -> InvocationView:
-        context = await run_in_threadpool(self.service.run_context, invocation_id)
-        text, metered = context.input_text, []
+        try:
+            context = await run_in_threadpool(self.service.run_context, invocation_id)
+        except PassportError as exc:
+            return await self._finish(
+                invocation_id, "terminated", None, (exc.code, exc.message), [], []
+            )
+        text, metered, audited = context.input_text, [], []
         meter = ProxyMeter(context.compute_budget_micros)
         for index, step in enumerate(context.steps):
             meter.start_step(index, metered)
             try:
-                await run_in_threadpool(self.service.check_passport, context)
+                if index > 0:  # the first step's check was made with the context
+                    await run_in_threadpool(self.service.check_passport, context)
             except PassportError as exc:
                 return await self._finish(
-                    invocation_id, "terminated", None, (exc.code, exc.message), metered
+                    invocation_id, "terminated", None, (exc.code, exc.message), metered, audited
                 )
             started = time.perf_counter()
             try:
@@ -121,23 +129,21 @@ class InvocationRunner:
                 revoked = isinstance(exc, PassportError) or exc.code == "PASSPORT_REVOKED"
                 status = "terminated" if revoked else "failed"
                 return await self._finish(
-                    invocation_id, status, None, (exc.code, exc.message), metered
+                    invocation_id, status, None, (exc.code, exc.message), metered, audited
                 )
             metered.extend(meter.lines())  # a step's proxy calls are paid before its runtime
             metered.append(line)
-            await run_in_threadpool(
-                self.service.record_step,
-                context,
+            audited.append(
                 {
                     "step": index,
                     "type": step["type"],
                     "latency_ms": int((time.perf_counter() - started) * 1000),
                     "input_hash": _hash(text),
                     "output_hash": _hash(output),
-                },
+                }
             )
             text = output
-        return await self._finish(invocation_id, "completed", text, None, metered)
+        return await self._finish(invocation_id, "completed", text, None, metered, audited)
 
     async def _run_step(
         self, context: RunContext, meter: ProxyMeter, index: int, step: dict[str, Any], text: str
@@ -186,10 +192,16 @@ class InvocationRunner:
         output: str | None,
         error: tuple[str, str] | None,
         metered: list[MeteredStep],
+        audited: list[dict[str, Any]],
     ) -> InvocationView:
         return await run_in_threadpool(
             lambda: self.service.finish(
-                invocation_id, status=status, output_text=output, error=error, compute=metered
+                invocation_id,
+                status=status,
+                output_text=output,
+                error=error,
+                compute=metered,
+                steps=audited,
             )
         )
 

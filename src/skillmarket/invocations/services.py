@@ -335,35 +335,28 @@ class InvocationService:
     # --- running (sealed and source) ---------------------------------------------------------
 
     def run_context(self, invocation_id: str) -> RunContext:
-        """The plain-text steps and input of a running invocation (execution path only)."""
+        """The plain-text steps and input of a running invocation (execution path only), read
+        in one transaction that also re-verifies the buyer's passport for the first step
+        (raises e.g. ``PASSPORT_REVOKED``)."""
         with self.db.read() as conn:
             row = conn.execute(_by_id, {"invocation_id": invocation_id}).one()
+            steps = self.catalog.execution_steps(row.skill_id, conn)
+            budget = self.ledger.hold(row.id, conn).compute_budget_micros
+            self.passports.verify(row.buyer_id, row.passport_id, conn)
         value = storage.open_value(self.key_provider, row.id, row.secrets, "input")
         return RunContext(
             invocation_id=row.id,
             buyer_id=row.buyer_id,
             passport_id=row.passport_id,
             skill=self.catalog.version(row.skill_id),
-            steps=self.catalog.execution_steps(row.skill_id),
+            steps=steps,
             input_text=orjson.dumps(value).decode(),
-            compute_budget_micros=self.ledger.hold(row.id).compute_budget_micros,
+            compute_budget_micros=budget,
         )
 
     def check_passport(self, context: RunContext) -> None:
         """Re-verify the buyer's passport now (raises e.g. ``PASSPORT_REVOKED``)."""
         self.passports.verify(context.buyer_id, context.passport_id)
-
-    def record_step(self, context: RunContext, data: dict[str, Any]) -> None:
-        """Audit one finished step (type, latency, input and output hashes; never bodies)."""
-        with self.db.write() as conn:
-            log.record(
-                conn,
-                EventType.SKILL_STEP,
-                actor=None,
-                subject=context.invocation_id,
-                parties=[context.buyer_id],
-                data=data,
-            )
 
     def finish(
         self,
@@ -373,31 +366,41 @@ class InvocationService:
         output_text: str | None = None,
         error: tuple[str, str] | None = None,
         compute: Sequence[MeteredStep] = (),
+        steps: Sequence[dict[str, Any]] = (),
     ) -> InvocationView:
         """End a running invocation: validate its output, bill it, audit it, in one transaction.
 
         A final output that is JSON is parsed, otherwise kept as a string; one that breaks the
         output schema fails the invocation with ``OUTPUT_SCHEMA_VIOLATION`` (compute charged).
+        ``steps`` are the ``skill.step`` events of the steps that ran (type, latency, input and
+        output hashes; never bodies), logged in order before the final event.
         """
         value: Any = None
         if status == "completed":
             value = _parse_output(output_text or "")
-            with self.db.read() as conn:
-                skill_id = conn.execute(
-                    sa.select(invocations.c.skill_id).where(invocations.c.id == invocation_id)
-                ).scalar_one()
-            problem = schema_problem(value, self.catalog.version(skill_id).output_schema)
-            if problem is not None:
-                status, value = "failed", None
-                error = (
-                    "OUTPUT_SCHEMA_VIOLATION",
-                    f"output does not match output_schema at {problem['path']}: "
-                    f"{problem['message']}",
-                )
         with self.db.write() as conn:
             row = conn.execute(_by_id.with_for_update(), {"invocation_id": invocation_id}).one()
             if row.status in FINISHED:
                 return self._view(row)
+            if status == "completed":
+                schema = self.catalog.version(row.skill_id).output_schema
+                problem = schema_problem(value, schema)
+                if problem is not None:
+                    status, value = "failed", None
+                    error = (
+                        "OUTPUT_SCHEMA_VIOLATION",
+                        f"output does not match output_schema at {problem['path']}: "
+                        f"{problem['message']}",
+                    )
+            for data in steps:
+                log.record(
+                    conn,
+                    EventType.SKILL_STEP,
+                    actor=None,
+                    subject=row.id,
+                    parties=[row.buyer_id],
+                    data=data,
+                )
             return self._finish(conn, row, status, value, error, compute)
 
     def _finish(

@@ -75,6 +75,11 @@ MAX_ESTIMATE_MICROS = 1_000_000_000_000
 _holds = ledger_holds.c
 
 
+_hold_by_invocation = sa.select(ledger_holds).where(
+    _holds.invocation_id == sa.bindparam("invocation_id")
+)
+
+
 class LedgerService:
     """Wallets, holds, charges, statements and payouts on the database."""
 
@@ -159,9 +164,9 @@ class LedgerService:
         # One identity lookup: the buyer's tier prices a free skill (allowance), the publisher's
         # tier sets a paid skill's commission. An unknown buyer fails when its accounts open.
         paid = skill.price_cents > 0
-        tier = self.identity.get_operator(skill.publisher_id if paid else buyer_id).tier
         now = self.clock()
         with self.transaction(conn) as tx:
+            tier = self.identity.get_operator(skill.publisher_id if paid else buyer_id, tx).tier
             if tx.execute(
                 sa.select(_holds.status).where(_holds.invocation_id == invocation_id)
             ).first():
@@ -324,12 +329,12 @@ class LedgerService:
             row = holds.locked_hold(tx, invocation_id)
         return holds.hold_from(row._mapping)
 
-    def hold(self, invocation_id: str) -> Hold:
-        """The hold of one invocation."""
-        with self.db.read() as conn:
-            row = conn.execute(
-                sa.select(ledger_holds).where(_holds.invocation_id == invocation_id)
-            ).first()
+    def hold(self, invocation_id: str, conn: Connection | None = None) -> Hold:
+        """The hold of one invocation (read in ``conn``'s transaction when given)."""
+        if conn is None:
+            with self.db.read() as own:
+                return self.hold(invocation_id, own)
+        row = conn.execute(_hold_by_invocation, {"invocation_id": invocation_id}).first()
         if row is None:
             raise holds.hold_not_found(invocation_id)
         return holds.hold_from(row._mapping)
