@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -70,6 +71,14 @@ LLM_STEP_ESTIMATE_MICROS = 20_000  # held per LLM step unless the buyer caps the
 SELLER_CALLS_HELD = 10  # seller-provided proxy calls held for per script step (same cap)
 
 _by_id = sa.select(invocations).where(invocations.c.id == sa.bindparam("invocation_id"))
+_insert = invocations.insert()
+_update = invocations.update().where(invocations.c.id == sa.bindparam("invocation_id"))
+
+
+def _as_written(values: dict[str, Any]) -> Any:
+    """An ``invocations`` row as this transaction wrote it (unset columns ``None``), so a
+    use case answers without reading back what it has just written."""
+    return SimpleNamespace(**(dict.fromkeys(invocations.c.keys()) | values))
 
 
 @dataclass(frozen=True)
@@ -182,25 +191,24 @@ class InvocationService:
                             details={"invocation_id": earlier.id},
                         )
                     return self._view(earlier), False
-            conn.execute(
-                invocations.insert().values(
-                    id=invocation_id,
-                    skill_id=skill.id,
-                    skill_fingerprint=skill.fingerprint,
-                    execution_mode=skill.execution_mode,
-                    buyer_id=buyer_id,
-                    publisher_id=skill.publisher_id,
-                    passport_id=request.passport_id,
-                    status="pending" if is_open else "running",
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                    input_hash=content_hash(value),
-                    secrets=secrets,
-                    expires_at=now + ttl if is_open else None,
-                    created_at=now,
-                    started_at=None if is_open else now,
-                )
-            )
+            row = {
+                "id": invocation_id,
+                "skill_id": skill.id,
+                "skill_fingerprint": skill.fingerprint,
+                "execution_mode": skill.execution_mode,
+                "buyer_id": buyer_id,
+                "publisher_id": skill.publisher_id,
+                "passport_id": request.passport_id,
+                "status": "pending" if is_open else "running",
+                "idempotency_key": idempotency_key,
+                "request_hash": request_hash,
+                "input_hash": content_hash(value),
+                "secrets": secrets,
+                "expires_at": now + ttl if is_open else None,
+                "created_at": now,
+                "started_at": None if is_open else now,
+            }
+            conn.execute(_insert, row)
             estimate = 0 if is_open else compute_estimate(skill.execution_steps, skill.services)
             self.ledger.place_hold(
                 buyer_id,
@@ -224,7 +232,7 @@ class InvocationService:
                     "passport_id": request.passport_id,
                 },
             )
-            return self._view(conn.execute(_by_id, {"invocation_id": invocation_id}).one()), True
+            return self._view(_as_written(row)), True
 
     def _by_key(self, conn: Connection, buyer_id: str, key: str) -> sa.Row | None:
         return conn.execute(
@@ -420,7 +428,7 @@ class InvocationService:
             values["error_code"], values["error_message"] = error[0], error[1][:500]
         charge = self.ledger.capture(row.id, outcome=OUTCOME[status], compute=compute, conn=conn)
         values["cost"] = charge.cost()
-        conn.execute(invocations.update().where(invocations.c.id == row.id).values(**values))
+        conn.execute(_update.values(**values), {"invocation_id": row.id})
         data: dict[str, Any] = {
             "skill_id": row.skill_id,
             "skill_fingerprint": row.skill_fingerprint,
@@ -439,7 +447,7 @@ class InvocationService:
             parties=[row.buyer_id, row.publisher_id],
             data=data,
         )
-        return self._view(conn.execute(_by_id, {"invocation_id": row.id}).one())
+        return self._view(_as_written(row._asdict() | values))
 
     # --- open mode ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -133,22 +133,44 @@ def net_changes(postings: list[Posting]) -> dict[str, int]:
 
 
 def _move_balances(conn: Connection, postings: list[Posting]) -> None:
-    # Sorted, so concurrent entries lock account rows in one order.
-    for account_id, change in sorted(net_changes(postings).items()):
-        if change == 0:
-            continue
-        moved = conn.execute(_move, {"account_id_": account_id, "delta_": change}).rowcount
-        if moved == 1:
-            continue
-        available = conn.execute(sa.select(_acct.balance).where(_acct.id == account_id)).scalar()
-        raise InsufficientFunds(
-            f"{account_id} holds {available or 0} micro-dollars, {-change} are needed",
-            details={
-                "account": accounts.kind_of(account_id),
-                "available_micros": available or 0,
-                "required_micros": -change,
-            },
-        )
+    # Debits first, one by one, each refused if it would take its account below zero; then
+    # every credit in one executemany (a credit can only miss an account that is not open).
+    # Each group is sorted, so concurrent entries lock account rows in one order.
+    changes = sorted(net_changes(postings).items())
+    for account_id, change in changes:
+        if change < 0 and conn.execute(_move, _move_params(account_id, change)).rowcount != 1:
+            _insufficient(conn, account_id, change)
+    credits = [_move_params(a, change) for a, change in changes if change > 0]
+    if not credits:
+        return
+    if conn.dialect.supports_sane_multi_rowcount:
+        if conn.execute(_move, credits).rowcount == len(credits):
+            return
+        missing = next((p for p in credits if _balance(conn, p["account_id_"]) is None), credits[0])
+        _insufficient(conn, missing["account_id_"], missing["delta_"])
+    for params in credits:  # a driver that cannot count an executemany's rows
+        if conn.execute(_move, params).rowcount != 1:
+            _insufficient(conn, params["account_id_"], params["delta_"])
+
+
+def _move_params(account_id: str, change: int) -> dict[str, Any]:
+    return {"account_id_": account_id, "delta_": change}
+
+
+def _balance(conn: Connection, account_id: str) -> int | None:
+    return conn.execute(sa.select(_acct.balance).where(_acct.id == account_id)).scalar()
+
+
+def _insufficient(conn: Connection, account_id: str, change: int) -> NoReturn:
+    available = _balance(conn, account_id) or 0
+    raise InsufficientFunds(
+        f"{account_id} holds {available} micro-dollars, {-change} are needed",
+        details={
+            "account": accounts.kind_of(account_id),
+            "available_micros": available,
+            "required_micros": -change,
+        },
+    )
 
 
 def post_all(
