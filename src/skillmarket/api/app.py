@@ -59,7 +59,7 @@ def create_app(services: Services, *, egress_guard: EgressGuard | None = None) -
         engine = Engine(
             services.settings, services.invocations, services.credentials, guard=egress_guard
         )
-        app.state.queue = engine.queue
+        app.state.engine = engine
         await engine.start()
         signer = asyncio.create_task(_sign_checkpoints(services))
         try:

@@ -14,7 +14,11 @@ from skillmarket.services import Services
 _bearer = HTTPBearer(auto_error=False, description="An operator API key (smk_…)")
 
 
-def get_services(request: Request) -> Services:
+# A dependency that does no I/O is ``async`` so FastAPI calls it on the event loop; a plain
+# ``def`` one would cost every request a hop to the thread pool and back.
+
+
+async def get_services(request: Request) -> Services:
     """The services the app was built with."""
     return request.app.state.services
 
@@ -28,7 +32,7 @@ def current_operator(
     return services.identity.authenticate(credentials.credentials if credentials else None)
 
 
-def current_admin(operator: Annotated[Operator, Depends(current_operator)]) -> Operator:
+async def current_admin(operator: Annotated[Operator, Depends(current_operator)]) -> Operator:
     """The calling operator, who must be an admin (403 otherwise)."""
     if not operator.is_admin:
         raise AdminRequired("this needs a marketplace admin's API key")

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from skillmarket.api.deps import OperatorDep, ServicesDep
 from skillmarket.invocations.models import (
@@ -46,11 +45,12 @@ async def invoke(
     ``pending`` until their publisher completes them. A retried call with the same
     ``Idempotency-Key`` returns the first invocation and never runs or charges twice.
     """
-    view, _created = await run_in_threadpool(
+    engine = request.app.state.engine
+    view, _created = await engine.call(
         services.invocations.invoke, operator.id, skill_id, body, idempotency_key
     )
     if view.status == "running":
-        task = request.app.state.queue.submit(view.invocation_id)
+        task = engine.queue.submit(view.invocation_id)
         done, _ = await asyncio.wait({task}, timeout=services.settings.sync_wait_seconds)
         if done:
             # The runner answers with the finished invocation; read it only if the run broke.
@@ -58,9 +58,7 @@ async def invoke(
             if isinstance(finished, InvocationView):
                 view = finished
             else:
-                view = await run_in_threadpool(
-                    services.invocations.view, view.invocation_id, operator.id
-                )
+                view = await engine.call(services.invocations.view, view.invocation_id, operator.id)
     if view.status in ("running", "pending", "claimed"):
         response.status_code = 202
         response.headers["Location"] = view.poll_url

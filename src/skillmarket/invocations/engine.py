@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from skillmarket.config import Settings
 from skillmarket.credentials.services import CredentialService
 from skillmarket.invocations.proxy import proxy_for
-from skillmarket.invocations.runner import InProcessQueue, InvocationRunner
+from skillmarket.invocations.runner import BlockingCalls, InProcessQueue, InvocationRunner
 from skillmarket.invocations.services import InvocationService
 from skillmarket.runtime.egress import EgressGuard
 from skillmarket.runtime.sandbox import SandboxConfig, ScriptRuntime
@@ -63,8 +63,13 @@ class Engine:
         self.llm = LlmStepExecutor.from_settings(settings)
         # Tests pass a guard that resolves their test host names; production uses the default.
         self.guard = guard or EgressGuard()
+        self.call = BlockingCalls(settings.invocation_threads_for(invocations.db.is_sqlite))
         self.runner = InvocationRunner(
-            invocations, self.scripts, self.llm, proxy_for(invocations, credentials, self.guard)
+            invocations,
+            self.scripts,
+            self.llm,
+            proxy_for(invocations, credentials, self.guard),
+            call=self.call,
         )
         self.queue = InProcessQueue(self.runner.run, settings.invocation_concurrency)
         self._sweeper: asyncio.Task[None] | None = None
@@ -94,3 +99,4 @@ class Engine:
         await self.scripts.close()
         await self.llm.aclose()
         await self.guard.aclose()
+        self.call.close()

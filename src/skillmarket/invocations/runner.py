@@ -10,10 +10,12 @@ its metered lines are billed, in the one transaction that finishes the invocatio
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
@@ -59,6 +61,24 @@ def _hash(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+class BlockingCalls:
+    """Runs the invocation path's blocking service calls (database, decryption) on a small
+    thread pool of its own: ``loop.run_in_executor`` costs the event loop a fraction of the
+    request thread pool's per-call machinery, and request handlers cannot starve it."""
+
+    def __init__(self, threads: int) -> None:
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="skillmarket-invoke")
+
+    async def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` on a pool thread."""
+        call = functools.partial(fn, *args, **kwargs) if kwargs else functools.partial(fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def close(self) -> None:
+        """Wait for the calls under way, then stop the threads."""
+        self._executor.shutdown(wait=True)
+
+
 class InvocationRunner:
     """Executes invocations' steps with the sandbox and the LLM executor."""
 
@@ -68,11 +88,13 @@ class InvocationRunner:
         scripts: ScriptRunner | None,
         llm: LlmRunner | None,
         proxy_factory: Callable[[RunContext, ProxyMeter], Any] | None = None,
+        call: Callable[..., Awaitable[Any]] = run_in_threadpool,
     ):
         self.service = service
         self.scripts = scripts
         self.llm = llm
         self.proxy_factory = proxy_factory
+        self.call = call  # how a blocking service call is made from the event loop
 
     async def run(self, invocation_id: str) -> InvocationView:
         """Run every step of a ``running`` invocation and finish it (never raises for a step
@@ -93,7 +115,7 @@ class InvocationRunner:
 
     async def _run(self, invocation_id: str) -> InvocationView:
         try:
-            context = await run_in_threadpool(self.service.run_context, invocation_id)
+            context = await self.call(self.service.run_context, invocation_id)
         except PassportError as exc:
             return await self._finish(
                 invocation_id, "terminated", None, (exc.code, exc.message), [], []
@@ -104,7 +126,7 @@ class InvocationRunner:
             meter.start_step(index, metered)
             try:
                 if index > 0:  # the first step's check was made with the context
-                    await run_in_threadpool(self.service.check_passport, context)
+                    await self.call(self.service.check_passport, context)
             except PassportError as exc:
                 return await self._finish(
                     invocation_id, "terminated", None, (exc.code, exc.message), metered, audited
@@ -194,15 +216,14 @@ class InvocationRunner:
         metered: list[MeteredStep],
         audited: list[dict[str, Any]],
     ) -> InvocationView:
-        return await run_in_threadpool(
-            lambda: self.service.finish(
-                invocation_id,
-                status=status,
-                output_text=output,
-                error=error,
-                compute=metered,
-                steps=audited,
-            )
+        return await self.call(
+            self.service.finish,
+            invocation_id,
+            status=status,
+            output_text=output,
+            error=error,
+            compute=metered,
+            steps=audited,
         )
 
 
