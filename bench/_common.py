@@ -1,15 +1,21 @@
-"""Helpers shared by the benchmarks: percentiles and a real uvicorn server in a thread."""
+"""Helpers shared by the benchmarks: percentiles, a real uvicorn server in a thread, a
+throwaway PostgreSQL schema, and a process's CPU time."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import socket
 import statistics
 import threading
 import time
 from collections.abc import Iterator
 
+import sqlalchemy as sa
 import uvicorn
+
+PG_ENV = "SKILLMARKET_TEST_DATABASE_URL"
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -44,3 +50,26 @@ def served(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A URL of a fresh, empty schema of the PostgreSQL at ``base``, dropped afterwards."""
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process ``pid`` has used so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,8 +1,11 @@
 """End-to-end invocations over HTTP: a paid one-step JavaScript skill, billed and audited.
 
 Run: python bench/bench_invocations.py [--requests 2000]
-Prints, from one run on the same machine: the bare sandbox, a bare FastAPI endpoint of the same
-server, and full invokes at concurrency 1 and 16 (latency p50/p95/p99 and throughput).
+Prints, from one run on the same machine: the bare sandbox, then per store (SQLite, and
+PostgreSQL in a throwaway schema when SKILLMARKET_TEST_DATABASE_URL is set) a bare FastAPI
+endpoint of the same server and full invokes at concurrency 1 and 16: latency p50/p95/p99,
+throughput, and the server process's CPU time per request (the load generator, httpx in this
+process, shares the machine's cores and costs ~1.3 ms of CPU per request itself).
 Goal on the 2-core reference machine: >= 1,000 invocations/s and p50 <= 5 ms at concurrency 16.
 """
 
@@ -10,18 +13,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import describe_ms  # noqa: E402
+from _common import PG_ENV, cpu_seconds, describe_ms, postgres_schema  # noqa: E402
 
 from skillmarket.catalog.manifest import SkillManifest  # noqa: E402
 from skillmarket.config import Settings  # noqa: E402
@@ -31,9 +36,10 @@ from skillmarket.services import open_services  # noqa: E402
 CODE = "const d = JSON.parse(input); return JSON.stringify({n: d.n + 1});"
 
 
-def prepare(data_dir: Path) -> tuple[str, str, str]:
+def prepare(data_dir: Path, database_url: str | None) -> tuple[str, str, str]:
     """An operator with money and a passport, and a paid one-step JS skill."""
-    services = open_services(Settings(data_dir=data_dir, seed_examples=False))
+    settings = Settings(data_dir=data_dir, database_url=database_url, seed_examples=False)
+    services = open_services(settings)
     operator, key = services.identity.create_operator("bench", "studio")
     services.ledger.deposit(operator.id, 900_000_000_000, provider_ref="bench")
     passport = services.passports.issue(operator.id, {}).passport_id
@@ -93,51 +99,74 @@ async def load(
         return samples, time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def serving(data_dir: Path, database_url: str | None) -> Iterator[tuple[str, int]]:
+    """``skillmarket serve`` on a free port in a subprocess; yields its URL and pid."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "SKILLMARKET_DATA_DIR": str(data_dir), "SKILLMARKET_PORT": str(port)}
+    if database_url:
+        env["SKILLMARKET_DATABASE_URL"] = database_url
+    server = subprocess.Popen(
+        [sys.executable, "-m", "skillmarket.cli.main", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{url}/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def measure_store(label: str, database_url: str | None, requests: int) -> None:
+    """The bare endpoint and invokes at c=1 and c=16 against one store."""
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        api_key, passport, skill_id = prepare(data_dir)
-        sandbox = asyncio.run(bare_sandbox(500))
-        print(f"bare sandbox (JS, in-process):     {describe_ms(sandbox[50:])}")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = {**os.environ, "SKILLMARKET_DATA_DIR": str(data_dir), "SKILLMARKET_PORT": str(port)}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "skillmarket.cli.main", "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    httpx.get(f"{url}/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        api_key, passport, skill_id = prepare(data_dir, database_url)
+        with serving(data_dir, database_url) as (url, pid):
             headers = {"Authorization": f"Bearer {api_key}"}
             body = {"passport_id": passport}
             path = f"/v1/skills/{skill_id}/invoke"
             asyncio.run(load(url, path, body, headers, 200, 4))  # warm up the workers
-            bare, wall = asyncio.run(load(url, "/healthz", None, {}, args.requests, 16))
-            print(
-                f"bare FastAPI endpoint, c=16:       {describe_ms(bare)}  {len(bare) / wall:,.0f}/s"
-            )
-            for concurrency in (1, 16):
-                n = args.requests if concurrency > 1 else min(args.requests, 500)
-                samples, wall = asyncio.run(load(url, path, body, headers, n, concurrency))
+            runs = [("bare FastAPI endpoint, c=16", "/healthz", None, {}, requests, 16)]
+            runs += [
+                (f"invoke (paid JS, billed, audited), c={c:<2}", path, body, headers, n, c)
+                for c, n in ((1, min(requests, 500)), (16, requests))
+            ]
+            print(f"[{label}]")
+            for title, target, payload, auth, n, concurrency in runs:
+                cpu = cpu_seconds(pid)
+                samples, wall = asyncio.run(load(url, target, payload, auth, n, concurrency))
+                server_ms = (cpu_seconds(pid) - cpu) / n * 1000
                 print(
-                    f"invoke (paid JS, billed, audited), c={concurrency:<2}: "
-                    f"{describe_ms(samples)}  {n / wall:,.0f}/s"
+                    f"  {title}: {describe_ms(samples)}  {n / wall:,.0f}/s  "
+                    f"server CPU {server_ms:.2f} ms/request"
                 )
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    sandbox = asyncio.run(bare_sandbox(500))
+    print(f"bare sandbox (JS, in-process): {describe_ms(sandbox[50:])}")
+    measure_store("sqlite", None, args.requests)
+    base = os.environ.get(PG_ENV)
+    if base:
+        with postgres_schema(base) as url:
+            measure_store("postgresql", url, args.requests)
+    else:
+        print(f"[postgresql] skipped: set {PG_ENV} to measure it too")
 
 
 if __name__ == "__main__":

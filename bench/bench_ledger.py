@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import describe_ms, percentile  # noqa: E402
+from _common import describe_ms, percentile, postgres_schema  # noqa: E402
 
 from skillmarket.config import Settings  # noqa: E402
 from skillmarket.ledger.models import MeteredStep  # noqa: E402
@@ -72,25 +71,13 @@ def stores() -> Iterator[tuple[str, Services]]:
 @contextmanager
 def postgres_store(base: str) -> Iterator[tuple[str, Services]]:
     """A migrated store in a fresh schema of the PostgreSQL at ``base``."""
-    schema = f"bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            services = open_services(
-                Settings(data_dir=Path(tmp), database_url=url, seed_examples=False)
-            )
-            try:
-                yield "postgresql", services
-            finally:
-                services.close()
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with postgres_schema(base) as url, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), database_url=url, seed_examples=False)
+        services = open_services(settings)
+        try:
+            yield "postgresql", services
+        finally:
+            services.close()
 
 
 def postings(services: Services) -> int:
