@@ -13,11 +13,13 @@ rolls back on any error, so nothing is half-written) and :meth:`Database.read` f
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -59,20 +61,27 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 POOL_SIZE, POOL_OVERFLOW = 20, 70
 
 
+def json_dumps(value: Any) -> str:
+    """The JSON columns' serializer: orjson, several times faster than ``json.dumps``, with
+    the standard library for what orjson refuses (integers past 64 bits, non-string keys)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     """Build the engine for ``url`` with the settings each dialect needs."""
+    common: dict[str, Any] = {
+        "pool_size": POOL_SIZE,
+        "max_overflow": POOL_OVERFLOW,
+        "json_serializer": json_dumps,
+    }
     if url.startswith("sqlite"):
-        engine = sa.create_engine(
-            url,
-            connect_args={"check_same_thread": False},
-            pool_size=POOL_SIZE,
-            max_overflow=POOL_OVERFLOW,
-        )
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **common)
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
-    return sa.create_engine(
-        url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True
-    )
+    return sa.create_engine(url, pool_pre_ping=True, **common)
 
 
 class Database:

@@ -217,6 +217,7 @@ class InvocationService:
                 estimate=estimate,
                 max_cost=request.max_cost_micros,
                 conn=conn,
+                savepoint=False,  # a refused hold ends this whole transaction
             )
             log.record(
                 conn,
@@ -426,7 +427,9 @@ class InvocationService:
             values["output_hash"] = content_hash(value)
         if error is not None:
             values["error_code"], values["error_message"] = error[0], error[1][:500]
-        charge = self.ledger.capture(row.id, outcome=OUTCOME[status], compute=compute, conn=conn)
+        charge = self.ledger.capture(
+            row.id, outcome=OUTCOME[status], compute=compute, conn=conn, savepoint=False
+        )
         values["cost"] = charge.cost()
         conn.execute(_update.values(**values), {"invocation_id": row.id})
         data: dict[str, Any] = {

@@ -99,14 +99,19 @@ class LedgerService:
         self.clock = clock
 
     @contextlib.contextmanager
-    def transaction(self, conn: Connection | None) -> Iterator[Connection]:
+    def transaction(self, conn: Connection | None, savepoint: bool = True) -> Iterator[Connection]:
         """A ledger write transaction: our own, or a savepoint in the caller's ``conn`` (from
         ``Database.write()``), so a refused hold leaves nothing behind even when the caller
-        catches the error and commits. The audit log's lock is taken first."""
+        catches the error and commits. A caller whose transaction ends with any error the
+        ledger raises passes ``savepoint=False`` and saves the savepoint's two statements.
+        The audit log's lock is taken first."""
         if conn is None:
             with self.db.write() as own:
                 log.lock(own)
                 yield own
+        elif not savepoint:
+            log.lock(conn)
+            yield conn
         else:
             with conn.begin_nested():
                 log.lock(conn)
@@ -149,6 +154,7 @@ class LedgerService:
         estimate: int = 0,
         max_cost: int | None = None,
         conn: Connection | None = None,
+        savepoint: bool = True,
     ) -> Hold:
         """Reserve the price plus the compute ``estimate`` (upstream micros, marked up 15 %),
         capped by ``max_cost``, before anything runs.
@@ -165,7 +171,7 @@ class LedgerService:
         # tier sets a paid skill's commission. An unknown buyer fails when its accounts open.
         paid = skill.price_cents > 0
         now = self.clock()
-        with self.transaction(conn) as tx:
+        with self.transaction(conn, savepoint) as tx:
             tier = self.identity.get_operator(skill.publisher_id if paid else buyer_id, tx).tier
             if tx.execute(
                 sa.select(_holds.status).where(_holds.invocation_id == invocation_id)
@@ -239,6 +245,7 @@ class LedgerService:
         outcome: Outcome,
         compute: Sequence[MeteredStep] = (),
         conn: Connection | None = None,
+        savepoint: bool = True,
     ) -> Charge:
         """Charge what the invocation cost and release the rest of its hold.
 
@@ -251,7 +258,7 @@ class LedgerService:
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}")
         now = self.clock()
-        with self.transaction(conn) as tx:
+        with self.transaction(conn, savepoint) as tx:
             row = holds.locked_hold(tx, invocation_id)
             if row.status == "captured":
                 return Charge.model_validate(row.charge)
