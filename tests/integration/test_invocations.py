@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from skillmarket.api.app import create_app
 from skillmarket.config import Settings
+from skillmarket.invocations.tables import invocations
 from skillmarket.ledger.pricing import markup_micros
 from skillmarket.runtime.steps.pricing import PriceTable
 from skillmarket.services import open_services
@@ -237,8 +239,13 @@ class TestSourceAndSealed:
 
     def test_insufficient_funds_before_anything_runs(self, market):
         skill = market.publish(execution_steps=[script()], price_cents=10_000)  # $100
+        before = market.services.audit.events(None, limit=10_000)
         assert_error(market.invoke(skill["id"]), 402, "INSUFFICIENT_FUNDS")
         assert market.wallet().available_micros == 5_000_000
+        # The refused hold ends the invoke transaction: no row, no entry, no event.
+        with market.services.db.read() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(invocations)).scalar() == 0
+        assert market.services.audit.events(None, limit=10_000) == before
 
     def test_idempotency_key_returns_the_first_result_and_charges_once(self, market):
         skill = market.publish(execution_steps=[script()], price_cents=3)

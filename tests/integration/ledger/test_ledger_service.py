@@ -9,6 +9,7 @@ from skillmarket.audit import log
 from skillmarket.audit.events import EventType
 from skillmarket.audit.tables import audit_events
 from skillmarket.identity.errors import OperatorNotFound
+from skillmarket.ledger import accounts, book
 from skillmarket.ledger.errors import (
     DepositConflict,
     HoldAlreadyExists,
@@ -415,3 +416,60 @@ class TestVerify:
         assert check.cached_mismatches == [
             {"account": f"wallet:{people[0].id}", "cached_micros": 2_000, "derived_micros": 1_000}
         ]
+
+
+class TestBalanceMoves:
+    """Debits are refused below zero one by one; credits go in one executemany."""
+
+    def test_a_credit_to_an_account_that_is_not_open_is_refused(
+        self, ledger, database, people, clock
+    ):
+        buyer, _publisher = people
+        ledger.deposit(buyer.id, 1_000)
+        before = counts(database)
+        with pytest.raises(InsufficientFunds) as caught, database.write() as conn:
+            entry = book.open_entry(
+                conn, kind="hold", operator_id=buyer.id, amount=300, now=clock(), actor=None
+            )
+            book.post_all(
+                conn,
+                entry,
+                [
+                    book.Posting("hold", accounts.wallet(buyer.id), accounts.held(buyer.id), 100),
+                    book.Posting("hold", accounts.wallet(buyer.id), "held:op_nobody", 200),
+                ],
+                entry_kind="hold",
+                actor=None,
+                now=clock(),
+            )
+        assert caught.value.details["account"] == "held"
+        assert counts(database) == before
+        assert ledger.wallet(buyer.id).available_micros == 1_000
+
+    def test_every_credit_of_an_entry_lands(self, ledger, database, people, clock):
+        buyer, publisher = people
+        ledger.deposit(buyer.id, 1_000)
+        with database.write() as conn:
+            book.ensure_operator_accounts(conn, publisher.id, clock())
+            entry = book.open_entry(
+                conn, kind="hold", operator_id=buyer.id, amount=700, now=clock(), actor=None
+            )
+            book.post_all(
+                conn,
+                entry,
+                [
+                    book.Posting(
+                        "hold", accounts.wallet(buyer.id), accounts.earnings(publisher.id), 300
+                    ),
+                    book.Posting(
+                        "hold", accounts.wallet(buyer.id), accounts.wallet(publisher.id), 400
+                    ),
+                ],
+                entry_kind="hold",
+                actor=None,
+                now=clock(),
+            )
+        assert ledger.wallet(buyer.id).available_micros == 300
+        assert ledger.wallet(publisher.id).earnings_micros == 300
+        assert ledger.wallet(publisher.id).available_micros == 400
+        assert ledger.verify().ok
