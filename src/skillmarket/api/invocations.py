@@ -46,8 +46,10 @@ async def invoke(
     ``Idempotency-Key`` returns the first invocation and never runs or charges twice.
     """
     engine = request.app.state.engine
-    view, _created = await engine.call(
-        services.invocations.invoke, operator.id, skill_id, body, idempotency_key
+    view, _created = await engine.writes.run(
+        lambda conn: services.invocations.invoke(
+            operator.id, skill_id, body, idempotency_key, conn=conn
+        )
     )
     if view.status == "running":
         task = engine.queue.submit(view.invocation_id)

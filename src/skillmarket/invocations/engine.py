@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from skillmarket.config import Settings
 from skillmarket.credentials.services import CredentialService
+from skillmarket.group_commit import GroupCommit
 from skillmarket.invocations.proxy import proxy_for
 from skillmarket.invocations.runner import BlockingCalls, InProcessQueue, InvocationRunner
 from skillmarket.invocations.services import InvocationService
@@ -64,12 +65,15 @@ class Engine:
         # Tests pass a guard that resolves their test host names; production uses the default.
         self.guard = guard or EgressGuard()
         self.call = BlockingCalls(settings.invocation_threads_for(invocations.db.is_sqlite))
+        # Invoke and finish transactions of concurrent invocations commit together.
+        self.writes = GroupCommit(invocations.db)
         self.runner = InvocationRunner(
             invocations,
             self.scripts,
             self.llm,
             proxy_for(invocations, credentials, self.guard),
             call=self.call,
+            writes=self.writes,
         )
         self.queue = InProcessQueue(self.runner.run, settings.invocation_concurrency)
         self._sweeper: asyncio.Task[None] | None = None
@@ -100,3 +104,4 @@ class Engine:
         await self.llm.aclose()
         await self.guard.aclose()
         self.call.close()
+        self.writes.close()

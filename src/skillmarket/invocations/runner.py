@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from skillmarket.catalog.manifest import LlmStep
 from skillmarket.errors import SkillmarketError
+from skillmarket.group_commit import GroupCommit
 from skillmarket.identity.errors import PassportError
 from skillmarket.invocations.metering import ProxyMeter
 from skillmarket.invocations.models import InvocationView
@@ -89,12 +90,14 @@ class InvocationRunner:
         llm: LlmRunner | None,
         proxy_factory: Callable[[RunContext, ProxyMeter], Any] | None = None,
         call: Callable[..., Awaitable[Any]] = run_in_threadpool,
+        writes: GroupCommit | None = None,
     ):
         self.service = service
         self.scripts = scripts
         self.llm = llm
         self.proxy_factory = proxy_factory
         self.call = call  # how a blocking service call is made from the event loop
+        self.writes = writes  # where finishing transactions go, if not one each
 
     async def run(self, invocation_id: str) -> InvocationView:
         """Run every step of a ``running`` invocation and finish it (never raises for a step
@@ -216,7 +219,7 @@ class InvocationRunner:
         metered: list[MeteredStep],
         audited: list[dict[str, Any]],
     ) -> InvocationView:
-        return await self.call(
+        finish = functools.partial(
             self.service.finish,
             invocation_id,
             status=status,
@@ -225,6 +228,9 @@ class InvocationRunner:
             compute=metered,
             steps=audited,
         )
+        if self.writes is not None:
+            return await self.writes.run(lambda conn: finish(conn=conn))
+        return await self.call(finish)
 
 
 class InProcessQueue:

@@ -140,17 +140,22 @@ class InvocationService:
         skill_id: str,
         request: InvokeRequest,
         idempotency_key: str | None = None,
+        conn: Connection | None = None,
     ) -> tuple[InvocationView, bool]:
         """Check, hold and record an invocation; returns its view and whether it is new.
 
+        In one write transaction (``conn``'s, when given: the engine's group commit):
         1. The skill exists; the passport verifies for the caller and meets the skill's level.
         2. The input (opened if sealed to the marketplace) satisfies the input schema.
-        3. In one transaction: the idempotency key is honoured, the hold is placed
-           (``INSUFFICIENT_FUNDS`` otherwise), the row and its ``skill.invoke`` event written.
+        3. The idempotency key is honoured, the hold is placed (``INSUFFICIENT_FUNDS``
+           otherwise), the row and its ``skill.invoke`` event written.
         Sealed and source invocations start ``running``; open ones ``pending`` with a TTL.
         """
+        if conn is None:
+            with self.db.write() as own:
+                return self.invoke(buyer_id, skill_id, request, idempotency_key, own)
         skill = self.catalog.version(skill_id)
-        passport = self.passports.verify(buyer_id, request.passport_id)
+        passport = self.passports.verify(buyer_id, request.passport_id, conn)
         require_trust(passport.assurances, skill.trust_level_required)
         value = request.input
         if request.input_encrypted is not None:
@@ -181,59 +186,58 @@ class InvocationService:
         secrets = storage.new_secrets(self.key_provider, invocation_id, value)
         if request.reply_public_key:
             secrets["reply_key"] = request.reply_public_key
-        with self.db.write() as conn:
-            if idempotency_key is not None:
-                earlier = self._by_key(conn, buyer_id, idempotency_key)
-                if earlier is not None:
-                    if earlier.request_hash != request_hash:
-                        raise IdempotencyKeyReused(
-                            "that Idempotency-Key was used with a different request",
-                            details={"invocation_id": earlier.id},
-                        )
-                    return self._view(earlier), False
-            row = {
-                "id": invocation_id,
+        if idempotency_key is not None:
+            earlier = self._by_key(conn, buyer_id, idempotency_key)
+            if earlier is not None:
+                if earlier.request_hash != request_hash:
+                    raise IdempotencyKeyReused(
+                        "that Idempotency-Key was used with a different request",
+                        details={"invocation_id": earlier.id},
+                    )
+                return self._view(earlier), False
+        row = {
+            "id": invocation_id,
+            "skill_id": skill.id,
+            "skill_fingerprint": skill.fingerprint,
+            "execution_mode": skill.execution_mode,
+            "buyer_id": buyer_id,
+            "publisher_id": skill.publisher_id,
+            "passport_id": request.passport_id,
+            "status": "pending" if is_open else "running",
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "input_hash": content_hash(value),
+            "secrets": secrets,
+            "expires_at": now + ttl if is_open else None,
+            "created_at": now,
+            "started_at": None if is_open else now,
+        }
+        conn.execute(_insert, row)
+        estimate = 0 if is_open else compute_estimate(skill.execution_steps, skill.services)
+        self.ledger.place_hold(
+            buyer_id,
+            invocation_id,
+            skill=skill,
+            estimate=estimate,
+            max_cost=request.max_cost_micros,
+            conn=conn,
+            savepoint=False,  # a refused hold ends this whole transaction
+        )
+        log.record(
+            conn,
+            EventType.SKILL_INVOKE,
+            actor=buyer_id,
+            subject=invocation_id,
+            parties=[skill.publisher_id],
+            data={
                 "skill_id": skill.id,
                 "skill_fingerprint": skill.fingerprint,
-                "execution_mode": skill.execution_mode,
-                "buyer_id": buyer_id,
-                "publisher_id": skill.publisher_id,
-                "passport_id": request.passport_id,
-                "status": "pending" if is_open else "running",
-                "idempotency_key": idempotency_key,
-                "request_hash": request_hash,
+                "mode": skill.execution_mode,
                 "input_hash": content_hash(value),
-                "secrets": secrets,
-                "expires_at": now + ttl if is_open else None,
-                "created_at": now,
-                "started_at": None if is_open else now,
-            }
-            conn.execute(_insert, row)
-            estimate = 0 if is_open else compute_estimate(skill.execution_steps, skill.services)
-            self.ledger.place_hold(
-                buyer_id,
-                invocation_id,
-                skill=skill,
-                estimate=estimate,
-                max_cost=request.max_cost_micros,
-                conn=conn,
-                savepoint=False,  # a refused hold ends this whole transaction
-            )
-            log.record(
-                conn,
-                EventType.SKILL_INVOKE,
-                actor=buyer_id,
-                subject=invocation_id,
-                parties=[skill.publisher_id],
-                data={
-                    "skill_id": skill.id,
-                    "skill_fingerprint": skill.fingerprint,
-                    "mode": skill.execution_mode,
-                    "input_hash": content_hash(value),
-                    "passport_id": request.passport_id,
-                },
-            )
-            return self._view(_as_written(row)), True
+                "passport_id": request.passport_id,
+            },
+        )
+        return self._view(_as_written(row)), True
 
     def _by_key(self, conn: Connection, buyer_id: str, key: str) -> sa.Row | None:
         return conn.execute(
@@ -376,41 +380,53 @@ class InvocationService:
         error: tuple[str, str] | None = None,
         compute: Sequence[MeteredStep] = (),
         steps: Sequence[dict[str, Any]] = (),
+        conn: Connection | None = None,
     ) -> InvocationView:
         """End a running invocation: validate its output, bill it, audit it, in one transaction.
 
         A final output that is JSON is parsed, otherwise kept as a string; one that breaks the
         output schema fails the invocation with ``OUTPUT_SCHEMA_VIOLATION`` (compute charged).
         ``steps`` are the ``skill.step`` events of the steps that ran (type, latency, input and
-        output hashes; never bodies), logged in order before the final event.
+        output hashes; never bodies), logged in order before the final event. The transaction
+        is ``conn``'s when given (the engine's group commit).
         """
+        if conn is None:
+            with self.db.write() as own:
+                return self.finish(
+                    invocation_id,
+                    status=status,
+                    output_text=output_text,
+                    error=error,
+                    compute=compute,
+                    steps=steps,
+                    conn=own,
+                )
         value: Any = None
         if status == "completed":
             value = _parse_output(output_text or "")
-        with self.db.write() as conn:
-            row = conn.execute(_by_id.with_for_update(), {"invocation_id": invocation_id}).one()
-            if row.status in FINISHED:
-                return self._view(row)
-            if status == "completed":
-                schema = self.catalog.version(row.skill_id).output_schema
-                problem = schema_problem(value, schema)
-                if problem is not None:
-                    status, value = "failed", None
-                    error = (
-                        "OUTPUT_SCHEMA_VIOLATION",
-                        f"output does not match output_schema at {problem['path']}: "
-                        f"{problem['message']}",
-                    )
-            for data in steps:
-                log.record(
-                    conn,
-                    EventType.SKILL_STEP,
-                    actor=None,
-                    subject=row.id,
-                    parties=[row.buyer_id],
-                    data=data,
+        row = conn.execute(_by_id.with_for_update(), {"invocation_id": invocation_id}).one()
+        if row.status in FINISHED:
+            return self._view(row)
+        if status == "completed":
+            schema = self.catalog.version(row.skill_id).output_schema
+            problem = schema_problem(value, schema)
+            if problem is not None:
+                status, value = "failed", None
+                error = (
+                    "OUTPUT_SCHEMA_VIOLATION",
+                    f"output does not match output_schema at {problem['path']}: "
+                    f"{problem['message']}",
                 )
-            return self._finish(conn, row, status, value, error, compute)
+        for data in steps:
+            log.record(
+                conn,
+                EventType.SKILL_STEP,
+                actor=None,
+                subject=row.id,
+                parties=[row.buyer_id],
+                data=data,
+            )
+        return self._finish(conn, row, status, value, error, compute)
 
     def _finish(
         self,
