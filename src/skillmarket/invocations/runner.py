@@ -91,6 +91,7 @@ class InvocationRunner:
         proxy_factory: Callable[[RunContext, ProxyMeter], Any] | None = None,
         call: Callable[..., Awaitable[Any]] = run_in_threadpool,
         writes: GroupCommit | None = None,
+        reads_in_batches: bool = False,
     ):
         self.service = service
         self.scripts = scripts
@@ -98,6 +99,9 @@ class InvocationRunner:
         self.proxy_factory = proxy_factory
         self.call = call  # how a blocking service call is made from the event loop
         self.writes = writes  # where finishing transactions go, if not one each
+        # SQLite: the run context is read in the writer's batches too (one thread does all of
+        # the invocation path's database work); PostgreSQL reads in parallel on ``call``.
+        self.reads_in_batches = reads_in_batches and writes is not None
 
     async def run(self, invocation_id: str) -> InvocationView:
         """Run every step of a ``running`` invocation and finish it (never raises for a step
@@ -118,7 +122,7 @@ class InvocationRunner:
 
     async def _run(self, invocation_id: str) -> InvocationView:
         try:
-            context = await self.call(self.service.run_context, invocation_id)
+            context = await self._read_context(invocation_id)
         except PassportError as exc:
             return await self._finish(
                 invocation_id, "terminated", None, (exc.code, exc.message), [], []
@@ -169,6 +173,11 @@ class InvocationRunner:
             )
             text = output
         return await self._finish(invocation_id, "completed", text, None, metered, audited)
+
+    async def _read_context(self, invocation_id: str) -> RunContext:
+        if self.writes is not None and self.reads_in_batches:
+            return await self.writes.run(lambda conn: self.service.run_context(invocation_id, conn))
+        return await self.call(self.service.run_context, invocation_id)
 
     async def _run_step(
         self, context: RunContext, meter: ProxyMeter, index: int, step: dict[str, Any], text: str

@@ -347,15 +347,17 @@ class InvocationService:
 
     # --- running (sealed and source) ---------------------------------------------------------
 
-    def run_context(self, invocation_id: str) -> RunContext:
+    def run_context(self, invocation_id: str, conn: Connection | None = None) -> RunContext:
         """The plain-text steps and input of a running invocation (execution path only), read
-        in one transaction that also re-verifies the buyer's passport for the first step
-        (raises e.g. ``PASSPORT_REVOKED``)."""
-        with self.db.read() as conn:
-            row = conn.execute(_by_id, {"invocation_id": invocation_id}).one()
-            steps = self.catalog.execution_steps(row.skill_id, conn)
-            budget = self.ledger.hold(row.id, conn).compute_budget_micros
-            self.passports.verify(row.buyer_id, row.passport_id, conn)
+        in one transaction (``conn``'s when given) that also re-verifies the buyer's passport
+        for the first step (raises e.g. ``PASSPORT_REVOKED``)."""
+        if conn is None:
+            with self.db.read() as own:
+                return self.run_context(invocation_id, own)
+        row = conn.execute(_by_id, {"invocation_id": invocation_id}).one()
+        steps = self.catalog.execution_steps(row.skill_id, conn)
+        budget = self.ledger.hold(row.id, conn).compute_budget_micros
+        self.passports.verify(row.buyer_id, row.passport_id, conn)
         value = storage.open_value(self.key_provider, row.id, row.secrets, "input")
         return RunContext(
             invocation_id=row.id,
