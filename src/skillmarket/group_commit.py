@@ -78,7 +78,7 @@ class GroupCommit:
             try:
                 with self.db.write() as conn:
                     answers = [job(conn) for job, _future in batch]
-            except Exception:  # noqa: BLE001  (each job runs again alone and gets its own error)
+            except BaseException:  # noqa: BLE001  (each job runs again alone, gets its own error)
                 pass
             else:
                 for (_job, future), answer in zip(batch, answers, strict=True):
