@@ -64,8 +64,8 @@ class Settings(BaseSettings):
         None,
         ge=1,
         le=64,
-        description="Threads for the invocation path's database calls. Default: 1 on SQLite "
-        "(its writes are serialised anyway, and one thread spares the GIL hand-offs), 8 on "
+        description="Threads for the invocation path's blocking calls outside the group "
+        "commit (the passport check before each later step). Default: 1 on SQLite, 8 on "
         "PostgreSQL.",
     )
     sweep_interval_seconds: float = Field(

@@ -74,7 +74,6 @@ class Engine:
             proxy_for(invocations, credentials, self.guard),
             call=self.call,
             writes=self.writes,
-            reads_in_batches=invocations.db.is_sqlite,
         )
         self.queue = InProcessQueue(self.runner.run, settings.invocation_concurrency)
         self._sweeper: asyncio.Task[None] | None = None

@@ -91,17 +91,15 @@ class InvocationRunner:
         proxy_factory: Callable[[RunContext, ProxyMeter], Any] | None = None,
         call: Callable[..., Awaitable[Any]] = run_in_threadpool,
         writes: GroupCommit | None = None,
-        reads_in_batches: bool = False,
     ):
         self.service = service
         self.scripts = scripts
         self.llm = llm
         self.proxy_factory = proxy_factory
         self.call = call  # how a blocking service call is made from the event loop
-        self.writes = writes  # where finishing transactions go, if not one each
-        # SQLite: the run context is read in the writer's batches too (one thread does all of
-        # the invocation path's database work); PostgreSQL reads in parallel on ``call``.
-        self.reads_in_batches = reads_in_batches and writes is not None
+        # Where the run context is read and the finishing transaction goes, if not one
+        # transaction each: one thread then does the invocation path's database work.
+        self.writes = writes
 
     async def run(self, invocation_id: str) -> InvocationView:
         """Run every step of a ``running`` invocation and finish it (never raises for a step
@@ -175,7 +173,7 @@ class InvocationRunner:
         return await self._finish(invocation_id, "completed", text, None, metered, audited)
 
     async def _read_context(self, invocation_id: str) -> RunContext:
-        if self.writes is not None and self.reads_in_batches:
+        if self.writes is not None:
             return await self.writes.run(lambda conn: self.service.run_context(invocation_id, conn))
         return await self.call(self.service.run_context, invocation_id)
 
