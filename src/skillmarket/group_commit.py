@@ -39,6 +39,7 @@ class GroupCommit:
         self.db = db
         self.max_batch = max_batch
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
         self._thread = threading.Thread(
             target=self._work, name="skillmarket-group-commit", daemon=True
         )
@@ -46,12 +47,17 @@ class GroupCommit:
 
     async def run(self, job: Callable[[Connection], T]) -> T:
         """Run ``job`` in the next batch; its answer, or the error it raised."""
+        if self._closed:
+            raise RuntimeError("the group commit is closed")
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._jobs.put((job, future))
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:
         """Finish the jobs already submitted, then stop the writer thread."""
+        if self._closed:
+            return
+        self._closed = True
         self._jobs.put(_STOP)
         self._thread.join()
 

@@ -86,6 +86,33 @@ def test_a_failing_job_fails_alone(services, database, group):
     assert services.audit.verify().events == len(stored)
 
 
+def test_close_finishes_what_was_submitted_then_refuses_more(database):
+    writes = GroupCommit(database)
+    release = threading.Event()
+
+    def slow(conn):
+        release.wait(10)
+        return appender("slow")(conn)
+
+    async def main():
+        tasks = [
+            asyncio.ensure_future(writes.run(slow)),
+            asyncio.ensure_future(writes.run(appender("queued"))),
+        ]
+        await asyncio.sleep(0.05)
+        closing = asyncio.get_running_loop().run_in_executor(None, writes.close)
+        release.set()
+        await closing
+        done = await asyncio.gather(*tasks)
+        with pytest.raises(RuntimeError, match="closed"):
+            await writes.run(appender("too late"))
+        return done
+
+    asyncio.run(main())
+    stored = subjects(database)
+    assert {"slow", "queued"} <= set(stored) and "too late" not in stored
+
+
 def test_a_job_cancelled_before_it_starts_never_runs(database, group):
     writes, _commits = group
     release = threading.Event()
