@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         "commit (the passport check before each later step). Default: 1 on SQLite, 8 on "
         "PostgreSQL.",
     )
+    access_log: bool = Field(
+        True,
+        description="serve logs one line per request; off saves ~0.3 ms of CPU per request.",
+    )
     sweep_interval_seconds: float = Field(
         5.0, gt=0, description="How often expired open-mode invocations are swept."
     )

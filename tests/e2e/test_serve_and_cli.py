@@ -324,3 +324,15 @@ def test_a_killed_server_leaves_nothing_running_or_charged(tmp_path, openai_serv
         assert verify["ok"] is True
     finally:
         server.stop(kill=True)
+
+
+@pytest.mark.parametrize("setting", ["true", "false"])
+def test_access_log_follows_its_setting(tmp_path: Path, setting):
+    server = Server(tmp_path, SKILLMARKET_ACCESS_LOG=setting, SKILLMARKET_SEED_EXAMPLES="false")
+    server.start()
+    try:
+        httpx.get(f"{server.env['SKILLMARKET_URL']}/v1/skills?search=access-log-probe")
+    finally:
+        server.stop()
+    logged = "access-log-probe" in (tmp_path / "serve.log").read_text()
+    assert logged is (setting == "true")
