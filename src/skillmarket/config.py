@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         5.0, gt=0, description="How often expired open-mode invocations are swept."
     )
+    sqlite_wal_checkpoint_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often serve copies SQLite's write-ahead log into the database file "
+        "in the background, so that no commit stops to do it.",
+    )
     sqlite_synchronous: str = Field(
         "NORMAL",
         pattern="^(NORMAL|FULL)$",

@@ -40,6 +40,16 @@ Every `/v1` endpoint needs `Authorization: Bearer <api key>`. Errors are
 logger = logging.getLogger(__name__)
 
 
+async def _checkpoint_wal(services: Services) -> None:
+    """SQLite: checkpoint the write-ahead log every ``sqlite_wal_checkpoint_seconds``."""
+    while True:
+        await asyncio.sleep(services.settings.sqlite_wal_checkpoint_seconds)
+        try:
+            await run_in_threadpool(services.db.checkpoint_wal)
+        except Exception:  # noqa: BLE001  (try again later; the failure is logged)
+            logger.exception("checkpointing the SQLite write-ahead log failed")
+
+
 async def _sign_checkpoints(services: Services) -> None:
     """Sign a checkpoint whenever the log grew, every ``checkpoint_interval_seconds``."""
     while True:
@@ -61,15 +71,18 @@ def create_app(services: Services, *, egress_guard: EgressGuard | None = None) -
         )
         app.state.engine = engine
         await engine.start()
-        signer = asyncio.create_task(_sign_checkpoints(services))
+        background = [asyncio.create_task(_sign_checkpoints(services))]
+        if services.db.is_sqlite:
+            background.append(asyncio.create_task(_checkpoint_wal(services)))
         try:
             async with mcp_lifespan(app, mcp_server):
                 yield
         finally:
             await engine.stop()
-            signer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await signer
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await run_in_threadpool(services.audit.sign_checkpoint)
 
     app = FastAPI(
