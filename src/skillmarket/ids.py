@@ -21,6 +21,7 @@ PREFIXES = {
     "request": "req",
     "service_connection": "svc",
     "rating": "rat",
+    "runner": "run",
 }
 
 

@@ -48,7 +48,7 @@ async def invoke(
     engine = request.app.state.engine
     view, _created = await engine.writes.run(
         lambda conn: services.invocations.invoke(
-            operator.id, skill_id, body, idempotency_key, conn=conn
+            operator.id, skill_id, body, idempotency_key, conn=conn, runner_id=engine.runner_id
         )
     )
     if view.status == "running":

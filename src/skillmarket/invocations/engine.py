@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from skillmarket.config import Settings
 from skillmarket.credentials.services import CredentialService
 from skillmarket.group_commit import GroupCommit
+from skillmarket.invocations import runners
 from skillmarket.invocations.proxy import proxy_for
 from skillmarket.invocations.runner import BlockingCalls, InProcessQueue, InvocationRunner
 from skillmarket.invocations.services import InvocationService
@@ -77,19 +79,30 @@ class Engine:
         )
         self.queue = InProcessQueue(self.runner.run, settings.invocation_concurrency)
         self._sweeper: asyncio.Task[None] | None = None
+        self.runner_id: str | None = None  # set by start()
 
     async def start(self) -> None:
-        """Fail and refund what a previous process left running, then start sweeping."""
-        recovered = await run_in_threadpool(self.invocations.recover_interrupted)
-        if recovered:
-            logger.warning("failed and refunded %d invocations left running by a stop", recovered)
+        """Register this process as a runner, fail and refund what stopped processes left
+        running, then start sweeping."""
+        self.runner_id = await run_in_threadpool(runners.register, self.invocations.db)
+        await self._recover(unassigned=True)
         self._sweeper = asyncio.create_task(self._sweep())
 
+    async def _recover(self, *, unassigned: bool) -> None:
+        recover = functools.partial(self.invocations.recover_interrupted, unassigned=unassigned)
+        recovered = await run_in_threadpool(recover)
+        if recovered:
+            logger.warning("failed and refunded %d invocations left running by a stop", recovered)
+
     async def _sweep(self) -> None:
+        """Every sweep interval: the heartbeat, expired open invocations, and the invocations
+        of server processes that are gone."""
         while True:
             await asyncio.sleep(self.settings.sweep_interval_seconds)
             try:
+                await run_in_threadpool(runners.heartbeat, self.invocations.db, self.runner_id)
                 await run_in_threadpool(self.invocations.expire_due)
+                await self._recover(unassigned=False)
             except Exception:  # noqa: BLE001  (sweep again later; the failure is logged)
                 logger.exception("sweeping expired invocations failed")
 
@@ -100,6 +113,8 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.queue.close()
+        if self.runner_id is not None:  # everything it ran is finished
+            await run_in_threadpool(runners.unregister, self.invocations.db, self.runner_id)
         await self.scripts.close()
         await self.llm.aclose()
         await self.guard.aclose()

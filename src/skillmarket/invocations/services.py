@@ -28,7 +28,7 @@ from skillmarket.db import Database, utcnow
 from skillmarket.identity.passport_service import PassportService
 from skillmarket.identity.trust import require_trust
 from skillmarket.ids import new_id
-from skillmarket.invocations import storage
+from skillmarket.invocations import runners, storage
 from skillmarket.invocations.errors import (
     IdempotencyKeyReused,
     InputSchemaViolation,
@@ -141,6 +141,7 @@ class InvocationService:
         request: InvokeRequest,
         idempotency_key: str | None = None,
         conn: Connection | None = None,
+        runner_id: str | None = None,
     ) -> tuple[InvocationView, bool]:
         """Check, hold and record an invocation; returns its view and whether it is new.
 
@@ -149,11 +150,12 @@ class InvocationService:
         2. The input (opened if sealed to the marketplace) satisfies the input schema.
         3. The idempotency key is honoured, the hold is placed (``INSUFFICIENT_FUNDS``
            otherwise), the row and its ``skill.invoke`` event written.
-        Sealed and source invocations start ``running``; open ones ``pending`` with a TTL.
+        Sealed and source invocations start ``running``, recorded as run by ``runner_id`` (the
+        server process's, see :mod:`runners`); open ones ``pending`` with a TTL.
         """
         if conn is None:
             with self.db.write() as own:
-                return self.invoke(buyer_id, skill_id, request, idempotency_key, own)
+                return self.invoke(buyer_id, skill_id, request, idempotency_key, own, runner_id)
         skill = self.catalog.version(skill_id)
         passport = self.passports.verify(buyer_id, request.passport_id, conn)
         require_trust(passport.assurances, skill.trust_level_required)
@@ -211,6 +213,7 @@ class InvocationService:
             "expires_at": now + ttl if is_open else None,
             "created_at": now,
             "started_at": None if is_open else now,
+            "runner_id": None if is_open else runner_id,
         }
         conn.execute(_insert, row)
         estimate = 0 if is_open else compute_estimate(skill.execution_steps, skill.services)
@@ -594,12 +597,23 @@ class InvocationService:
                     )
         return len(due)
 
-    def recover_interrupted(self) -> int:
-        """After a crash or restart: fail every invocation left ``running`` and refund it
-        (nothing of it is charged, since what ran is unknown); returns how many."""
+    def recover_interrupted(self, *, unassigned: bool = True) -> int:
+        """Fail and refund every invocation left ``running`` by a server process that is gone
+        (nothing of it is charged, since what ran is unknown); returns how many.
+
+        A process that is alive keeps its invocations, even when it shares the store with
+        this one (:mod:`runners`). ``unassigned`` also fails those that name no runner (rows
+        from before runners were recorded); a server does that when it starts.
+        """
         with self.db.read() as conn:
+            dead = runners.gone(conn)
+            whose = invocations.c.runner_id.in_(dead) if dead else sa.false()
+            if unassigned:
+                whose = sa.or_(whose, invocations.c.runner_id.is_(None))
             stuck = (
-                conn.execute(sa.select(invocations.c.id).where(invocations.c.status == "running"))
+                conn.execute(
+                    sa.select(invocations.c.id).where(invocations.c.status == "running", whose)
+                )
                 .scalars()
                 .all()
             )
@@ -612,6 +626,8 @@ class InvocationService:
                     "the server stopped while it ran; nothing was charged",
                 ),
             )
+        for runner_id in dead:
+            runners.unregister(self.db, runner_id)
         return len(stuck)
 
 

@@ -37,8 +37,23 @@ invocations = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("started_at", UtcDateTime, nullable=True),
     sa.Column("finished_at", UtcDateTime, nullable=True),
+    # The server process that runs a sealed or source invocation (invocation_runners.id).
+    sa.Column("runner_id", sa.String(32), nullable=True),
     sa.UniqueConstraint("buyer_id", "idempotency_key"),
     sa.Index("ix_invocations_pending", "publisher_id", "status", "created_at"),
     sa.Index("ix_invocations_status_expires", "status", "expires_at"),
     sa.Index("ix_invocations_buyer", "buyer_id", "created_at"),
+)
+
+# One row per server process that runs invocations, refreshed while it lives.
+invocation_runners = sa.Table(
+    "invocation_runners",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    # The boot id and the process's start time: a pid reused by another process has another.
+    sa.Column("process_mark", sa.String(80), nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=False),
 )

@@ -1,0 +1,103 @@
+"""Server processes sharing a store: only the invocations of a process that is gone are
+failed and refunded; a live one's work is never touched."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from skillmarket.db import utcnow
+from skillmarket.invocations import runners
+from skillmarket.invocations.models import InvokeRequest
+from skillmarket.invocations.tables import invocation_runners, invocations
+from tests.integration.test_invocations import market, script  # noqa: F401  (fixture)
+
+
+def add_runner(database, runner_id, *, host, mark, heartbeat_age=timedelta(0)):
+    now = utcnow()
+    with database.write() as conn:
+        conn.execute(
+            invocation_runners.insert().values(
+                id=runner_id,
+                host=host,
+                pid=os.getpid(),
+                process_mark=mark,
+                started_at=now - heartbeat_age,
+                heartbeat_at=now - heartbeat_age,
+            )
+        )
+
+
+def test_process_mark_names_a_live_process_and_not_a_gone_one():
+    mark = runners.process_mark(os.getpid())
+    assert mark and mark == runners.process_mark(os.getpid())
+    assert runners.process_mark(2**22 + 12345) is None  # above any pid this kernel hands out
+
+
+def test_only_the_invocations_of_gone_runners_are_failed(market):  # noqa: F811
+    services = market.services
+    db = services.db
+    here = socket.gethostname()
+    alive_here = runners.register(db)
+    add_runner(db, "run_dead_here", host=here, mark="another-process")
+    add_runner(db, "run_stale_far", host="elsewhere", mark="x", heartbeat_age=timedelta(hours=1))
+    add_runner(db, "run_fresh_far", host="elsewhere", mark="x")
+    skill = market.publish(execution_steps=[script()], price_cents=1)
+    before = market.wallet().available_micros
+
+    def start(runner_id):
+        request = InvokeRequest(input={"items": []}, passport_id=market.passport)
+        view, _ = services.invocations.invoke(
+            market.bob.id, skill["id"], request, runner_id=runner_id
+        )
+        assert view.status == "running"  # nobody runs it: it stays running
+        return view.invocation_id
+
+    started = {r: start(r) for r in (alive_here, "run_dead_here", "run_stale_far", "run_fresh_far")}
+    unassigned = start(None)
+
+    assert services.invocations.recover_interrupted(unassigned=False) >= 0  # the sweeper may race
+
+    def status(invocation_id):
+        return market.poll(invocation_id).json()
+
+    for gone in ("run_dead_here", "run_stale_far"):
+        body = status(started[gone])
+        assert (body["status"], body["error"]["code"]) == ("failed", "INVOCATION_INTERRUPTED")
+    for alive in (alive_here, "run_fresh_far"):
+        assert status(started[alive])["status"] == "running"
+    assert status(unassigned)["status"] == "running"  # only a starting server takes those
+    with db.read() as conn:
+        left = set(conn.execute(sa.select(invocation_runners.c.id)).scalars())
+    assert {"run_dead_here", "run_stale_far"}.isdisjoint(left)
+    assert {alive_here, "run_fresh_far"} <= left
+
+    services.invocations.recover_interrupted(unassigned=True)
+    assert status(unassigned)["status"] == "failed"
+    assert status(started[alive_here])["status"] == "running"
+    # Only the two live runners' holds are still open; the failed ones were refunded exactly.
+    wallet = market.wallet()
+    assert wallet.available_micros + wallet.held_micros == before
+
+
+def test_an_invoke_over_http_records_the_servers_runner(market):  # noqa: F811
+    skill = market.publish(execution_steps=[script()])
+    body = market.invoke(skill["id"]).json()
+    runner_id = market.client.app.state.engine.runner_id
+    with market.services.db.read() as conn:
+        recorded = conn.execute(
+            sa.select(invocations.c.runner_id).where(invocations.c.id == body["invocation_id"])
+        ).scalar_one()
+        registered = conn.execute(
+            sa.select(invocation_runners.c.pid).where(invocation_runners.c.id == runner_id)
+        ).scalar_one()
+    assert recorded == runner_id and registered == os.getpid()
+
+
+@pytest.mark.parametrize("unassigned", [True, False])
+def test_recovery_with_nothing_to_do_does_nothing(market, unassigned):  # noqa: F811
+    assert market.services.invocations.recover_interrupted(unassigned=unassigned) == 0
