@@ -4,7 +4,6 @@ failed and refunded; a live one's work is never touched."""
 from __future__ import annotations
 
 import os
-import socket
 from datetime import timedelta
 
 import pytest
@@ -41,7 +40,7 @@ def test_process_mark_names_a_live_process_and_not_a_gone_one():
 def test_only_the_invocations_of_gone_runners_are_failed(market):  # noqa: F811
     services = market.services
     db = services.db
-    here = socket.gethostname()
+    here = runners.this_host()
     alive_here = runners.register(db)
     add_runner(db, "run_dead_here", host=here, mark="another-process")
     add_runner(db, "run_stale_far", host="elsewhere", mark="x", heartbeat_age=timedelta(hours=1))
@@ -57,7 +56,10 @@ def test_only_the_invocations_of_gone_runners_are_failed(market):  # noqa: F811
         assert view.status == "running"  # nobody runs it: it stays running
         return view.invocation_id
 
-    started = {r: start(r) for r in (alive_here, "run_dead_here", "run_stale_far", "run_fresh_far")}
+    started = {
+        r: start(r)
+        for r in (alive_here, "run_dead_here", "run_stale_far", "run_fresh_far", "run_unknown")
+    }
     unassigned = start(None)
 
     assert services.invocations.recover_interrupted(unassigned=False) >= 0  # the sweeper may race
@@ -65,7 +67,7 @@ def test_only_the_invocations_of_gone_runners_are_failed(market):  # noqa: F811
     def status(invocation_id):
         return market.poll(invocation_id).json()
 
-    for gone in ("run_dead_here", "run_stale_far"):
+    for gone in ("run_dead_here", "run_stale_far", "run_unknown"):
         body = status(started[gone])
         assert (body["status"], body["error"]["code"]) == ("failed", "INVOCATION_INTERRUPTED")
     for alive in (alive_here, "run_fresh_far"):
@@ -101,3 +103,15 @@ def test_an_invoke_over_http_records_the_servers_runner(market):  # noqa: F811
 @pytest.mark.parametrize("unassigned", [True, False])
 def test_recovery_with_nothing_to_do_does_nothing(market, unassigned):  # noqa: F811
     assert market.services.invocations.recover_interrupted(unassigned=unassigned) == 0
+
+
+def test_a_runner_taken_for_gone_registers_again_at_its_heartbeat(database):
+    runner_id = runners.register(database)
+    runners.unregister(database, runner_id)  # another server took it for gone
+    runners.heartbeat(database, runner_id)
+    with database.read() as conn:
+        row = conn.execute(
+            sa.select(invocation_runners).where(invocation_runners.c.id == runner_id)
+        ).one()
+        assert runners.gone(conn) == []
+    assert (row.host, row.pid) == (runners.this_host(), os.getpid())

@@ -50,7 +50,7 @@ from skillmarket.invocations.models import (
     content_hash,
     schema_problem,
 )
-from skillmarket.invocations.tables import invocations
+from skillmarket.invocations.tables import invocation_runners, invocations
 from skillmarket.ledger.models import MeteredStep
 from skillmarket.ledger.pricing import script_upstream_micros
 from skillmarket.ledger.services import LedgerService
@@ -602,12 +602,21 @@ class InvocationService:
         (nothing of it is charged, since what ran is unknown); returns how many.
 
         A process that is alive keeps its invocations, even when it shares the store with
-        this one (:mod:`runners`). ``unassigned`` also fails those that name no runner (rows
-        from before runners were recorded); a server does that when it starts.
+        this one (:mod:`runners`). A runner that is no longer registered is gone too (a runner
+        registers before it runs anything, and the read below is one snapshot). ``unassigned``
+        also fails those that name no runner (rows from before runners were recorded); a
+        server does that when it starts.
         """
         with self.db.read() as conn:
             dead = runners.gone(conn)
-            whose = invocations.c.runner_id.in_(dead) if dead else sa.false()
+            registered = sa.select(invocation_runners.c.id)
+            whose = sa.and_(
+                invocations.c.runner_id.is_not(None),
+                sa.or_(
+                    invocations.c.runner_id.in_(dead) if dead else sa.false(),
+                    invocations.c.runner_id.not_in(registered),
+                ),
+            )
             if unassigned:
                 whose = sa.or_(whose, invocations.c.runner_id.is_(None))
             stuck = (
