@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from skillmarket.audit.merkle import event_leaf_hash, verify_consistency, verify
 from skillmarket.audit.services import AuditEventNotFound
 from skillmarket.audit.tables import audit_checkpoints, audit_events, audit_head
 from skillmarket.catalog.manifest import SkillManifest
+from skillmarket.services import open_services
 
 
 @pytest.fixture
@@ -265,3 +267,31 @@ class TestAppendsInTransactions:
         }
         assert {"for-alice", "for-both"} <= seen[alice.id]
         assert "for-both" in seen[bob.id] and "for-alice" not in seen[bob.id]
+
+
+def test_servers_signing_at_once_share_one_checkpoint(settings, services, operator_factory):
+    """Two processes' audit services on one store (two servers) sign the same head."""
+    operator_factory("someone")
+    other = open_services(settings, migrate=False)
+    try:
+        barrier = threading.Barrier(2)
+        signed, failures = [], []
+
+        def sign(audit):
+            barrier.wait()
+            try:
+                signed.append(audit.sign_checkpoint().note)
+            except Exception as exc:  # noqa: BLE001  (the test reports it)
+                failures.append(exc)
+
+        threads = [threading.Thread(target=sign, args=(a,)) for a in (services.audit, other.audit)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        other.close()
+    assert failures == [] and len(signed) == 2 and signed[0] == signed[1]
+    with services.db.read() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(audit_checkpoints)).scalar()
+    assert count == 1

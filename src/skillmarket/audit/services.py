@@ -131,9 +131,15 @@ class AuditService:
         return None if row is None else self._open(row.note)
 
     def sign_checkpoint(self) -> SignedCheckpoint | None:
-        """Sign a checkpoint of the current head unless one of that size exists."""
+        """Sign a checkpoint of the current head unless one of that size exists.
+
+        The head is read under the log's append lock, so servers sharing a store that sign at
+        the same moment take turns: the second finds the first one's checkpoint.
+        """
         with self._sign_lock, self.db.write() as conn:
-            head = conn.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one()
+            head = conn.execute(
+                sa.select(audit_head).where(audit_head.c.id == 1).with_for_update()
+            ).one()
             if head.size == 0:
                 return None
             existing = conn.execute(
