@@ -62,7 +62,8 @@ def test_only_the_invocations_of_gone_runners_are_failed(market):  # noqa: F811
     }
     unassigned = start(None)
 
-    assert services.invocations.recover_interrupted(unassigned=False) >= 0  # the sweeper may race
+    # The app's sweeper may get there first; either way the gone runners' work ends below.
+    services.invocations.recover_interrupted(unassigned=False)
 
     def status(invocation_id):
         return market.poll(invocation_id).json()

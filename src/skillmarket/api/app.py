@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -40,24 +40,15 @@ Every `/v1` endpoint needs `Authorization: Bearer <api key>`. Errors are
 logger = logging.getLogger(__name__)
 
 
-async def _checkpoint_wal(services: Services) -> None:
-    """SQLite: checkpoint the write-ahead log every ``sqlite_wal_checkpoint_seconds``."""
+async def _every(seconds: float, work: Callable[[], object], what: str) -> None:
+    """Run the blocking ``work`` every ``seconds`` until cancelled; a failure is logged and
+    the next round tries again."""
     while True:
-        await asyncio.sleep(services.settings.sqlite_wal_checkpoint_seconds)
+        await asyncio.sleep(seconds)
         try:
-            await run_in_threadpool(services.db.checkpoint_wal)
-        except Exception:  # noqa: BLE001  (try again later; the failure is logged)
-            logger.exception("checkpointing the SQLite write-ahead log failed")
-
-
-async def _sign_checkpoints(services: Services) -> None:
-    """Sign a checkpoint whenever the log grew, every ``checkpoint_interval_seconds``."""
-    while True:
-        await asyncio.sleep(services.settings.checkpoint_interval_seconds)
-        try:
-            await run_in_threadpool(services.audit.sign_checkpoint)
-        except Exception:  # noqa: BLE001  (keep signing later; the failure is logged)
-            logger.exception("signing an audit checkpoint failed")
+            await run_in_threadpool(work)
+        except Exception:  # noqa: BLE001  (try again next round; the failure is logged)
+            logger.exception("%s failed", what)
 
 
 def create_app(services: Services, *, egress_guard: EgressGuard | None = None) -> FastAPI:
@@ -71,9 +62,25 @@ def create_app(services: Services, *, egress_guard: EgressGuard | None = None) -
         )
         app.state.engine = engine
         await engine.start()
-        background = [asyncio.create_task(_sign_checkpoints(services))]
+        settings = services.settings
+        # An audit checkpoint whenever the log grew; SQLite's write-ahead log moved into the
+        # database file off the writers' path.
+        loops = [
+            _every(
+                settings.checkpoint_interval_seconds,
+                services.audit.sign_checkpoint,
+                "signing an audit checkpoint",
+            )
+        ]
         if services.db.is_sqlite:
-            background.append(asyncio.create_task(_checkpoint_wal(services)))
+            loops.append(
+                _every(
+                    settings.sqlite_wal_checkpoint_seconds,
+                    services.db.checkpoint_wal,
+                    "checkpointing the SQLite write-ahead log",
+                )
+            )
+        background = [asyncio.create_task(loop) for loop in loops]
         try:
             async with mcp_lifespan(app, mcp_server):
                 yield

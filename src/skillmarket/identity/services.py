@@ -117,10 +117,10 @@ class IdentityService:
 
     def get_operator(self, operator_id: str, conn: sa.Connection | None = None) -> Operator:
         """One operator by id (read in ``conn``'s transaction when given)."""
-        if conn is not None:
-            return _operator(self._require_operator(conn, operator_id))
-        with self.db.read() as own:
-            return _operator(self._require_operator(own, operator_id))
+        if conn is None:
+            with self.db.read() as own:
+                return self.get_operator(operator_id, own)
+        return _operator(self._require_operator(conn, operator_id))
 
     def _require_operator(self, conn: sa.Connection, operator_id: str) -> sa.Row:
         row = conn.execute(sa.select(operators).where(operators.c.id == operator_id)).first()

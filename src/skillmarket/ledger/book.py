@@ -134,23 +134,17 @@ def net_changes(postings: list[Posting]) -> dict[str, int]:
 
 def _move_balances(conn: Connection, postings: list[Posting]) -> None:
     # Debits first, one by one, each refused if it would take its account below zero; then
-    # every credit in one executemany (a credit can only miss an account that is not open).
-    # Each group is sorted, so concurrent entries lock account rows in one order.
+    # every credit in one executemany (a credit can only miss an account that is not open;
+    # both drivers count an executemany's rows). Each group is sorted, so concurrent entries
+    # lock account rows in one order.
     changes = sorted(net_changes(postings).items())
     for account_id, change in changes:
         if change < 0 and conn.execute(_move, _move_params(account_id, change)).rowcount != 1:
             _insufficient(conn, account_id, change)
     credits = [_move_params(a, change) for a, change in changes if change > 0]
-    if not credits:
-        return
-    if conn.dialect.supports_sane_multi_rowcount:
-        if conn.execute(_move, credits).rowcount == len(credits):
-            return
+    if credits and conn.execute(_move, credits).rowcount != len(credits):
         missing = next((p for p in credits if _balance(conn, p["account_id_"]) is None), credits[0])
         _insufficient(conn, missing["account_id_"], missing["delta_"])
-    for params in credits:  # a driver that cannot count an executemany's rows
-        if conn.execute(_move, params).rowcount != 1:
-            _insufficient(conn, params["account_id_"], params["delta_"])
 
 
 def _move_params(account_id: str, change: int) -> dict[str, Any]:
