@@ -4,8 +4,8 @@ Run: python bench/bench_invocations.py [--requests 2000]
 Prints, from one run on the same machine: the bare sandbox, then per store (SQLite, and
 PostgreSQL in a throwaway schema when SKILLMARKET_TEST_DATABASE_URL is set) a bare FastAPI
 endpoint of the same server and full invokes at concurrency 1 and 16: latency p50/p95/p99,
-throughput, and the server process's CPU time per request (the load generator, httpx in this
-process, shares the machine's cores and costs ~1.3 ms of CPU per request itself).
+throughput, and the CPU time per request of the server process and of the load generator
+(a raw asyncio HTTP/1.1 client in this process, which shares the machine's cores).
 Goal on the 2-core reference machine: >= 1,000 invocations/s and p50 <= 5 ms at concurrency 16.
 """
 
@@ -14,19 +14,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import PG_ENV, cpu_seconds, describe_ms, postgres_schema  # noqa: E402
+from _common import (  # noqa: E402
+    PG_ENV,
+    cpu_seconds,
+    describe_ms,
+    http_load,
+    http_request,
+    postgres_schema,
+)
 
 from skillmarket.catalog.manifest import SkillManifest  # noqa: E402
 from skillmarket.config import Settings  # noqa: E402
@@ -73,30 +81,15 @@ async def bare_sandbox(n: int) -> list[float]:
     return samples
 
 
-async def load(
-    url: str, path: str, body: dict | None, headers: dict, n: int, concurrency: int
-) -> tuple[list[float], float]:
-    """``n`` requests with ``concurrency`` in flight; returns latencies and wall time."""
-    samples: list[float] = []
-    queue = iter(range(n))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=60
-    ) as client:
+def invoke_requests(path: str, api_key: str, passport: str) -> Callable[[int], bytes]:
+    """The i-th invoke request: input ``{"n": i}``."""
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
 
-        async def worker() -> None:
-            for i in queue:
-                t0 = time.perf_counter()
-                if body is None:
-                    response = await client.get(path)
-                else:
-                    response = await client.post(path, json={**body, "input": {"n": i}})
-                samples.append(time.perf_counter() - t0)
-                response.raise_for_status()
+    def request(i: int) -> bytes:
+        body = json.dumps({"passport_id": passport, "input": {"n": i}}).encode()
+        return http_request("POST", path, headers, body)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return samples, time.perf_counter() - started
+    return request
 
 
 @contextlib.contextmanager
@@ -134,23 +127,23 @@ def measure_store(label: str, database_url: str | None, requests: int) -> None:
         data_dir = Path(tmp) / "data"
         api_key, passport, skill_id = prepare(data_dir, database_url)
         with serving(data_dir, database_url) as (url, pid):
-            headers = {"Authorization": f"Bearer {api_key}"}
-            body = {"passport_id": passport}
-            path = f"/v1/skills/{skill_id}/invoke"
-            asyncio.run(load(url, path, body, headers, 200, 4))  # warm up the workers
-            runs = [("bare FastAPI endpoint, c=16", "/healthz", None, {}, requests, 16)]
+            invoke = invoke_requests(f"/v1/skills/{skill_id}/invoke", api_key, passport)
+            asyncio.run(http_load(url, invoke, 200, 4))  # warm up the workers
+            healthz = http_request("GET", "/healthz", {})
+            runs = [("bare FastAPI endpoint, c=16", lambda _i: healthz, requests, 16)]
             runs += [
-                (f"invoke (paid JS, billed, audited), c={c:<2}", path, body, headers, n, c)
+                (f"invoke (paid JS, billed, audited), c={c:<2}", invoke, n, c)
                 for c, n in ((1, min(requests, 500)), (16, requests))
             ]
             print(f"[{label}]")
-            for title, target, payload, auth, n, concurrency in runs:
-                cpu = cpu_seconds(pid)
-                samples, wall = asyncio.run(load(url, target, payload, auth, n, concurrency))
-                server_ms = (cpu_seconds(pid) - cpu) / n * 1000
+            for title, request, n, concurrency in runs:
+                server, client = cpu_seconds(pid), time.process_time()
+                samples, wall = asyncio.run(http_load(url, request, n, concurrency))
+                server_ms = (cpu_seconds(pid) - server) / n * 1000
+                client_ms = (time.process_time() - client) / n * 1000
                 print(
                     f"  {title}: {describe_ms(samples)}  {n / wall:,.0f}/s  "
-                    f"server CPU {server_ms:.2f} ms/request"
+                    f"CPU per request: server {server_ms:.2f} ms, client {client_ms:.2f} ms"
                 )
 
 
