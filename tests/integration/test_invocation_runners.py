@@ -4,6 +4,7 @@ failed and refunded; a live one's work is never touched."""
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,8 @@ from skillmarket.db import utcnow
 from skillmarket.invocations import runners
 from skillmarket.invocations.models import InvokeRequest
 from skillmarket.invocations.tables import invocation_runners, invocations
-from tests.integration.test_invocations import market, script  # noqa: F401  (fixture)
+from tests.integration.test_invocations import llm, market, script  # noqa: F401  (fixture)
+from tests.support.openai_server import Reply
 
 
 def add_runner(database, runner_id, *, host, mark, heartbeat_age=timedelta(0)):
@@ -116,3 +118,70 @@ def test_a_runner_taken_for_gone_registers_again_at_its_heartbeat(database):
         ).one()
         assert runners.gone(conn) == []
     assert (row.host, row.pid) == (runners.this_host(), os.getpid())
+
+
+def backdate(database, invocation_id, by=timedelta(minutes=5)):
+    """Make a running invocation look as if it started ``by`` ago."""
+    with database.write() as conn:
+        conn.execute(
+            invocations.update()
+            .where(invocations.c.id == invocation_id)
+            .values(started_at=utcnow() - by)
+        )
+
+
+def wait_for_status(market, invocation_id, status, seconds=10):  # noqa: F811
+    deadline = time.monotonic() + seconds
+    while (body := market.poll(invocation_id).json())["status"] != status:
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+    return body
+
+
+def test_a_running_invocation_of_this_server_that_no_task_runs_is_failed_and_refunded(
+    market,  # noqa: F811
+):
+    services = market.services
+    engine = market.client.app.state.engine
+    skill = market.publish(execution_steps=[script()], price_cents=1)
+    before = market.wallet()
+
+    def start():
+        # Committed as this server's, but never handed to its queue: what a request cancelled
+        # between the invoke's commit and the submit, or a run whose task died, leaves.
+        request = InvokeRequest(input={"items": []}, passport_id=market.passport)
+        view, _ = services.invocations.invoke(
+            market.bob.id, skill["id"], request, runner_id=engine.runner_id
+        )
+        return view.invocation_id
+
+    lost, recent = start(), start()
+    backdate(services.db, lost)
+    body = wait_for_status(market, lost, "failed")  # the sweeper runs every 0.2 s here
+    assert body["error"]["code"] == "INVOCATION_INTERRUPTED"
+    assert "lost track" in body["error"]["message"]
+    assert market.client.portal.call(engine.fail_orphans) == 0  # nothing left to take
+    assert market.poll(recent).json()["status"] == "running"  # too young to be taken for lost
+    after = market.wallet()
+    # Nothing was charged; only the recent invocation's hold is still held.
+    assert after.available_micros + after.held_micros == (
+        before.available_micros + before.held_micros
+    )
+    assert after.held_micros > before.held_micros
+    assert market.events(lost) == ["skill.invoke", "skill.fail"]
+
+
+def test_a_long_run_that_its_task_still_runs_is_left_alone(market, openai_server):  # noqa: F811
+    market.services.settings.__dict__["sync_wait_seconds"] = 0.1
+    openai_server.script(Reply.echo().delayed(1.5))
+    skill = market.publish(
+        execution_mode="sealed", execution_steps=[llm()], input_schema={}, output_schema={}
+    )
+    response = market.invoke(skill["id"], payload="slow")
+    assert response.status_code == 202
+    invocation_id = response.json()["invocation_id"]
+    backdate(market.services.db, invocation_id)  # old enough, but its task is running
+    time.sleep(0.6)  # three sweeps
+    assert market.poll(invocation_id).json()["status"] == "running"
+    body = wait_for_status(market, invocation_id, "completed")
+    assert body["output"] == {"echo": '"slow"'}

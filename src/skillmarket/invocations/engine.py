@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 import functools
 import logging
+from datetime import timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from skillmarket.config import Settings
 from skillmarket.credentials.services import CredentialService
+from skillmarket.db import utcnow
 from skillmarket.group_commit import GroupCommit
 from skillmarket.invocations import runners
 from skillmarket.invocations.proxy import proxy_for
@@ -23,6 +25,10 @@ from skillmarket.runtime.sandbox import SandboxConfig, ScriptRuntime
 from skillmarket.runtime.steps.llm import LlmStepExecutor
 
 logger = logging.getLogger(__name__)
+
+# How old a running invocation of this process must be before the sweeper takes it for lost
+# when no task runs it: far longer than the moment between an invoke's commit and its submit.
+ORPHAN_AFTER = timedelta(seconds=60)
 
 
 class LazyScriptRuntime:
@@ -94,15 +100,37 @@ class Engine:
         if recovered:
             logger.warning("failed and refunded %d invocations left running by a stop", recovered)
 
+    async def fail_orphans(self) -> int:
+        """Fail and refund this process's ``running`` invocations that no task here runs any
+        more, once they are :data:`ORPHAN_AFTER` old; returns how many.
+
+        A run ends in its finishing transaction; one whose task died before that (the store
+        unreachable when it finished, a bug) or that never got a task (its request cancelled
+        between the invoke's commit and the queue) would otherwise stay ``running``, holding
+        the buyer's funds, until this process stops.
+        """
+        if self.runner_id is None:
+            return 0
+        older = await run_in_threadpool(
+            self.invocations.running_of, self.runner_id, utcnow() - ORPHAN_AFTER
+        )
+        orphans = [i for i in older if self.queue.pending(i) is None]
+        if orphans:
+            reason = "the server lost track of its run; nothing was charged"
+            await run_in_threadpool(self.invocations.fail_interrupted, orphans, reason)
+            logger.warning("failed and refunded %d invocations no task ran", len(orphans))
+        return len(orphans)
+
     async def _sweep(self) -> None:
-        """Every sweep interval: the heartbeat, expired open invocations, and the invocations
-        of server processes that are gone."""
+        """Every sweep interval: the heartbeat, expired open invocations, the invocations of
+        server processes that are gone, and this process's own lost ones."""
         while True:
             await asyncio.sleep(self.settings.sweep_interval_seconds)
             try:
                 await run_in_threadpool(runners.heartbeat, self.invocations.db, self.runner_id)
                 await run_in_threadpool(self.invocations.expire_due)
                 await self._recover(unassigned=False)
+                await self.fail_orphans()
             except Exception:  # noqa: BLE001  (sweep again later; the failure is logged)
                 logger.exception("sweeping expired invocations failed")
 

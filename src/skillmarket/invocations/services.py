@@ -9,7 +9,7 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -626,18 +626,33 @@ class InvocationService:
                 .scalars()
                 .all()
             )
-        for invocation_id in stuck:
-            self.finish(
-                invocation_id,
-                status="failed",
-                error=(
-                    "INVOCATION_INTERRUPTED",
-                    "the server stopped while it ran; nothing was charged",
-                ),
-            )
+        self.fail_interrupted(stuck, "the server stopped while it ran; nothing was charged")
         for runner_id in dead:
             runners.unregister(self.db, runner_id)
         return len(stuck)
+
+    def running_of(self, runner_id: str, started_before: datetime) -> list[str]:
+        """The ``running`` invocations of the runner ``runner_id`` that started before
+        ``started_before``, oldest first."""
+        with self.db.read() as conn:
+            return list(
+                conn.execute(
+                    sa.select(invocations.c.id)
+                    .where(
+                        invocations.c.status == "running",
+                        invocations.c.runner_id == runner_id,
+                        invocations.c.started_at < started_before,
+                    )
+                    .order_by(invocations.c.started_at)
+                ).scalars()
+            )
+
+    def fail_interrupted(self, invocation_ids: Sequence[str], reason: str) -> None:
+        """Fail and refund invocations whose run stopped (``INVOCATION_INTERRUPTED`` with
+        ``reason``; nothing is charged, since what ran is unknown), one transaction each. One
+        that finished meanwhile stays as it ended."""
+        for invocation_id in invocation_ids:
+            self.finish(invocation_id, status="failed", error=("INVOCATION_INTERRUPTED", reason))
 
 
 def _parse_output(text: str) -> Any:
