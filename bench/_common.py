@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import socket
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httptools
-import sqlalchemy as sa
 import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's tests/
+from tests.support.postgres import throwaway_schema  # noqa: E402, F401  (the suite's own)
 
 PG_ENV = "SKILLMARKET_TEST_DATABASE_URL"
 
@@ -52,22 +55,6 @@ def served(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-@contextlib.contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    """A URL of a fresh, empty schema of the PostgreSQL at ``base``, dropped afterwards."""
-    schema = f"bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -34,7 +34,7 @@ from _common import (  # noqa: E402
     describe_ms,
     http_load,
     http_request,
-    postgres_schema,
+    throwaway_schema,
 )
 
 from skillmarket.catalog.manifest import SkillManifest  # noqa: E402
@@ -158,7 +158,7 @@ def main() -> None:
     measure_store("sqlite", None, args.requests)
     base = os.environ.get(PG_ENV)
     if base:
-        with postgres_schema(base) as url:
+        with throwaway_schema(base, "bench") as url:
             measure_store("postgresql", url, args.requests)
     else:
         print(f"[postgresql] skipped: set {PG_ENV} to measure it too")

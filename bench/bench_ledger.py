@@ -33,14 +33,13 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import describe_ms, percentile, postgres_schema  # noqa: E402
+from _common import PG_ENV, describe_ms, percentile, throwaway_schema  # noqa: E402
 
 from skillmarket.config import Settings  # noqa: E402
 from skillmarket.ledger.models import MeteredStep  # noqa: E402
 from skillmarket.ledger.tables import ledger_postings  # noqa: E402
 from skillmarket.services import Services, open_services  # noqa: E402
 
-PG_ENV = "SKILLMARKET_TEST_DATABASE_URL"
 STEPS = [
     MeteredStep(step=0, type="llm", model="openai/gpt-4o", upstream_micros=3_304),
     MeteredStep(step=1, type="script", execution_ms=145, upstream_micros=348),
@@ -71,7 +70,7 @@ def stores() -> Iterator[tuple[str, Services]]:
 @contextmanager
 def postgres_store(base: str) -> Iterator[tuple[str, Services]]:
     """A migrated store in a fresh schema of the PostgreSQL at ``base``."""
-    with postgres_schema(base) as url, tempfile.TemporaryDirectory() as tmp:
+    with throwaway_schema(base, "bench") as url, tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), database_url=url, seed_examples=False)
         services = open_services(settings)
         try:

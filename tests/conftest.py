@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from skillmarket import migrations
@@ -16,6 +15,7 @@ from skillmarket.api.app import create_app
 from skillmarket.config import Settings
 from skillmarket.db import Database
 from skillmarket.services import Services, open_services
+from tests.support.postgres import throwaway_schema
 
 pytest_plugins = ["tests.support.openai_server"]
 
@@ -39,17 +39,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     base = _pg_url()
     if base is None:
         pytest.skip(PG_SKIP)
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with throwaway_schema(base, "t") as url:
+        yield url
 
 
 @pytest.fixture
