@@ -52,9 +52,9 @@ def test_only_the_invocations_of_gone_runners_are_failed(market):  # noqa: F811
 
     def start(runner_id):
         request = InvokeRequest(input={"items": []}, passport_id=market.passport)
-        view, _ = services.invocations.invoke(
+        view = services.invocations.invoke(
             market.bob.id, skill["id"], request, runner_id=runner_id
-        )
+        ).view
         assert view.status == "running"  # nobody runs it: it stays running
         return view.invocation_id
 
@@ -150,9 +150,9 @@ def test_a_running_invocation_of_this_server_that_no_task_runs_is_failed_and_ref
         # Committed as this server's, but never handed to its queue: what a request cancelled
         # between the invoke's commit and the submit, or a run whose task died, leaves.
         request = InvokeRequest(input={"items": []}, passport_id=market.passport)
-        view, _ = services.invocations.invoke(
+        view = services.invocations.invoke(
             market.bob.id, skill["id"], request, runner_id=engine.runner_id
-        )
+        ).view
         return view.invocation_id
 
     lost, recent = start(), start()
@@ -185,3 +185,31 @@ def test_a_long_run_that_its_task_still_runs_is_left_alone(market, openai_server
     assert market.poll(invocation_id).json()["status"] == "running"
     body = wait_for_status(market, invocation_id, "completed")
     assert body["output"] == {"echo": '"slow"'}
+
+
+def test_a_run_handed_no_context_reads_it_and_rechecks_the_passport(market):  # noqa: F811
+    # What an idempotent replay of a running invocation, or a queue that crosses processes,
+    # hands the runner: the id alone. The runner then reads the context itself, and that
+    # read re-verifies the passport before the first step.
+    services = market.services
+    engine = market.client.app.state.engine
+    skill = market.publish(execution_steps=[script()], price_cents=1)
+
+    def start(payload):
+        request = InvokeRequest(input=payload, passport_id=market.passport)
+        invoked = services.invocations.invoke(
+            market.bob.id, skill["id"], request, runner_id=engine.runner_id
+        )
+        assert invoked.created and invoked.context.input_text == '{"items":[{"price":3}]}'
+        return invoked.view.invocation_id
+
+    payload = {"items": [{"price": 3}]}
+    plain, revoked = start(payload), start(payload)
+    done = market.client.portal.call(engine.runner.run, plain)
+    assert (done.status, done.output) == ("completed", {"total": 3, "count": 1, "currency": "USD"})
+
+    services.passports.revoke(market.passport, actor=None, reason="stolen")
+    ended = market.client.portal.call(engine.runner.run, revoked)
+    assert (ended.status, ended.error.code) == ("terminated", "PASSPORT_REVOKED")
+    events = market.events(revoked)
+    assert "skill.step" not in events and events[-1] == "skill.terminate"

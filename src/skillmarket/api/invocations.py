@@ -46,13 +46,14 @@ async def invoke(
     ``Idempotency-Key`` returns the first invocation and never runs or charges twice.
     """
     engine = request.app.state.engine
-    view, _created = await engine.writes.run(
+    invoked = await engine.writes.run(
         lambda conn: services.invocations.invoke(
             operator.id, skill_id, body, idempotency_key, conn=conn, runner_id=engine.runner_id
         )
     )
+    view = invoked.view
     if view.status == "running":
-        task = engine.queue.submit(view.invocation_id)
+        task = engine.queue.submit(view.invocation_id, invoked.context)
         done, _ = await asyncio.wait({task}, timeout=services.settings.sync_wait_seconds)
         if done:
             # The runner answers with the finished invocation; read it only if the run broke.

@@ -1,8 +1,10 @@
 """Running sealed and source invocations: each step in turn, fresh sandbox per script step.
 
-The runner works on invocation ids (the queue carries nothing else). Before every step it
-re-verifies the buyer's passport (for the first step, in the read that loads the invocation),
-so a revocation ends the invocation as ``terminated`` and nothing after that point runs. Every
+The runner works on invocation ids; the in-process queue may also carry the run context the
+invoke's transaction already read, which saves reading it again (a queue that crosses processes
+would carry the id alone). Before every step it re-verifies the buyer's passport (for the first
+step, in the transaction that loads the context: the invoke's, or the runner's own read), so a
+revocation ends the invocation as ``terminated`` and nothing after that point runs. Every
 step that ran is audited with its type, latency and the hashes of its input and output, and
 its metered lines are billed, in the one transaction that finishes the invocation.
 """
@@ -101,12 +103,13 @@ class InvocationRunner:
         # transaction each: one thread then does the invocation path's database work.
         self.writes = writes
 
-    async def run(self, invocation_id: str) -> InvocationView:
+    async def run(self, invocation_id: str, context: RunContext | None = None) -> InvocationView:
         """Run every step of a ``running`` invocation and finish it (never raises for a step
         failure: the invocation ends with the failure's code; a bug ends it as failed with
-        ``INTERNAL_ERROR`` and nothing charged)."""
+        ``INTERNAL_ERROR`` and nothing charged). ``context``, when given, is the one its invoke
+        read; otherwise it is read here."""
         try:
-            return await self._run(invocation_id)
+            return await self._run(invocation_id, context)
         except Exception:
             logger.exception("invocation %s failed unexpectedly", invocation_id)
             return await self._finish(
@@ -118,13 +121,14 @@ class InvocationRunner:
                 [],
             )
 
-    async def _run(self, invocation_id: str) -> InvocationView:
-        try:
-            context = await self._read_context(invocation_id)
-        except PassportError as exc:
-            return await self._finish(
-                invocation_id, "terminated", None, (exc.code, exc.message), [], []
-            )
+    async def _run(self, invocation_id: str, context: RunContext | None) -> InvocationView:
+        if context is None:
+            try:
+                context = await self._read_context(invocation_id)
+            except PassportError as exc:
+                return await self._finish(
+                    invocation_id, "terminated", None, (exc.code, exc.message), [], []
+                )
         text, metered, audited = context.input_text, [], []
         meter = ProxyMeter(context.compute_budget_micros)
         for index, step in enumerate(context.steps):
@@ -243,28 +247,31 @@ class InvocationRunner:
 class InProcessQueue:
     """The default queue backend: asyncio tasks in this process, bounded by a semaphore.
 
-    Only invocation ids travel; state is in the database, so a crash loses no record (the
-    next start fails and refunds what was left running).
+    State is in the database, so a crash loses no record (the next start fails and refunds
+    what was left running). An invocation id travels with, at most, the run context its
+    invoke already read, which stays in this process's memory.
     """
 
-    def __init__(self, handler: Callable[[str], Awaitable[Any]], concurrency: int):
+    def __init__(
+        self, handler: Callable[[str, RunContext | None], Awaitable[Any]], concurrency: int
+    ):
         self.handler = handler
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: dict[str, asyncio.Task[Any]] = {}
 
-    def submit(self, invocation_id: str) -> asyncio.Task[Any]:
+    def submit(self, invocation_id: str, context: RunContext | None = None) -> asyncio.Task[Any]:
         """Start working on an invocation (once; a second submit returns the same task)."""
         task = self._tasks.get(invocation_id)
         if task is None:
-            task = asyncio.create_task(self._work(invocation_id))
+            task = asyncio.create_task(self._work(invocation_id, context))
             self._tasks[invocation_id] = task
             task.add_done_callback(lambda _t: self._tasks.pop(invocation_id, None))
         return task
 
-    async def _work(self, invocation_id: str) -> Any:
+    async def _work(self, invocation_id: str, context: RunContext | None) -> Any:
         async with self._slots:
             try:
-                return await self.handler(invocation_id)
+                return await self.handler(invocation_id, context)
             except Exception:  # noqa: BLE001  (logged; the row stays running until recovery)
                 logger.exception("invocation %s crashed", invocation_id)
                 raise

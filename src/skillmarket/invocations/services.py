@@ -94,6 +94,17 @@ class RunContext:
     compute_budget_micros: int = 0  # what the hold can pay for metered lines (cost + 15 %)
 
 
+@dataclass(frozen=True)
+class Invoked:
+    """What an invoke did: the invocation's view, whether this call created it, and, for a new
+    sealed or source invocation, the run context its transaction already holds (the runner
+    then starts without reading it again)."""
+
+    view: InvocationView
+    created: bool
+    context: RunContext | None = None
+
+
 def compute_estimate(
     steps: Sequence[dict[str, Any]], services: Sequence[dict[str, Any]] = ()
 ) -> int:
@@ -142,8 +153,9 @@ class InvocationService:
         idempotency_key: str | None = None,
         conn: Connection | None = None,
         runner_id: str | None = None,
-    ) -> tuple[InvocationView, bool]:
-        """Check, hold and record an invocation; returns its view and whether it is new.
+    ) -> Invoked:
+        """Check, hold and record an invocation; returns its view, whether it is new and, for
+        a new running one, its :class:`RunContext`.
 
         In one write transaction (``conn``'s, when given: the engine's group commit):
         1. The skill exists; the passport verifies for the caller and meets the skill's level.
@@ -196,7 +208,7 @@ class InvocationService:
                         "that Idempotency-Key was used with a different request",
                         details={"invocation_id": earlier.id},
                     )
-                return self._view(earlier), False
+                return Invoked(self._view(earlier), created=False)
         row = {
             "id": invocation_id,
             "skill_id": skill.id,
@@ -217,7 +229,7 @@ class InvocationService:
         }
         conn.execute(_insert, row)
         estimate = 0 if is_open else compute_estimate(skill.execution_steps, skill.services)
-        self.ledger.place_hold(
+        hold = self.ledger.place_hold(
             buyer_id,
             invocation_id,
             skill=skill,
@@ -240,7 +252,18 @@ class InvocationService:
                 "passport_id": request.passport_id,
             },
         )
-        return self._view(_as_written(row)), True
+        context = None
+        if not is_open:  # the passport was verified above, in this transaction
+            context = RunContext(
+                invocation_id=invocation_id,
+                buyer_id=buyer_id,
+                passport_id=request.passport_id,
+                skill=skill,
+                steps=self.catalog.execution_steps(skill.id, conn),
+                input_text=orjson.dumps(value).decode(),
+                compute_budget_micros=hold.compute_budget_micros,
+            )
+        return Invoked(self._view(_as_written(row)), created=True, context=context)
 
     def _by_key(self, conn: Connection, buyer_id: str, key: str) -> sa.Row | None:
         return conn.execute(
