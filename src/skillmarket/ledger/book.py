@@ -57,14 +57,17 @@ class Posting:
 _insert_ignore: dict[str, dict[str, sa.Insert]] = {}
 
 
-def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows``, skipping any whose primary key exists (both dialects)."""
+def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+    """Insert ``rows``, skipping any whose primary key exists (both dialects); returns how
+    many were inserted."""
     dialect = conn.dialect.name
     by_table = _insert_ignore.setdefault(dialect, {})
     if table.name not in by_table:
         module = postgresql if dialect == "postgresql" else sqlite
-        by_table[table.name] = module.insert(table).on_conflict_do_nothing()
-    conn.execute(by_table[table.name], rows)
+        # SQLAlchemy counts an INSERT's rows only when asked to.
+        statement = module.insert(table).on_conflict_do_nothing()
+        by_table[table.name] = statement.execution_options(preserve_rowcount=True)
+    return conn.execute(by_table[table.name], rows).rowcount
 
 
 def ensure_operator_accounts(conn: Connection, operator_id: str, now: datetime) -> None:

@@ -14,12 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from skillmarket.db import UtcDateTime
+from skillmarket.identity.errors import OperatorNotFound
 from skillmarket.ledger import accounts
 from skillmarket.ledger.book import Posting, insert_ignore
-from skillmarket.ledger.errors import HoldAlreadySettled, HoldNotFound
+from skillmarket.ledger.errors import HoldAlreadyExists, HoldAlreadySettled, HoldNotFound
 from skillmarket.ledger.models import Charge, ChargeLine, Hold, MeteredStep
 from skillmarket.ledger.pricing import Outcome, Settlement
-from skillmarket.ledger.tables import ledger_allowance_usage, ledger_holds
+from skillmarket.ledger.tables import ledger_accounts, ledger_allowance_usage, ledger_holds
 
 _usage = ledger_allowance_usage.c
 _holds = ledger_holds.c
@@ -41,10 +42,17 @@ _give_unit = (
     )
     .values(used=_usage.used - 1)
 )
+# The hold, with whether its publisher's accounts are open yet (a capture that pays earnings
+# to a publisher who never had any opens them first; in the common case, no statement more).
 _lock_hold = (
-    sa.select(ledger_holds)
+    sa.select(
+        ledger_holds,
+        sa.exists()
+        .where(ledger_accounts.c.operator_id == _holds.publisher_id)
+        .label("publisher_accounts_open"),
+    )
     .where(_holds.invocation_id == sa.bindparam("invocation"))
-    .with_for_update()
+    .with_for_update(of=ledger_holds)
 )
 _settle = (
     sa.update(ledger_holds)
@@ -57,7 +65,22 @@ _settle = (
         settled_at=sa.bindparam("settled_at_", type_=UtcDateTime),
     )
 )
-insert_hold = ledger_holds.insert()
+
+
+def insert_hold(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert a hold row: ``HOLD_ALREADY_EXISTS`` if the invocation has one, ``OperatorNotFound``
+    if its buyer is unknown (the publisher of a priced skill was read before)."""
+    try:
+        inserted = insert_ignore(conn, ledger_holds, [values])
+    except sa.exc.IntegrityError:  # conflicts are ignored, so only an operator FK is left
+        raise OperatorNotFound(
+            f"no operator {values['buyer_id']!r}", details={"operator_id": values["buyer_id"]}
+        ) from None
+    if inserted == 0:
+        raise HoldAlreadyExists(
+            f"invocation {values['invocation_id']!r} already has a hold",
+            details={"invocation_id": values["invocation_id"]},
+        )
 
 
 def hold_from(values: Mapping[str, Any]) -> Hold:

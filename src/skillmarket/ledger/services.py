@@ -34,7 +34,6 @@ from skillmarket.ledger.book import (
     post_all,
 )
 from skillmarket.ledger.errors import (
-    HoldAlreadyExists,
     HoldAlreadySettled,
     InsufficientFunds,
 )
@@ -173,13 +172,6 @@ class LedgerService:
         now = self.clock()
         with self.transaction(conn, savepoint) as tx:
             tier = self.identity.get_operator(skill.publisher_id if paid else buyer_id, tx).tier
-            if tx.execute(
-                sa.select(_holds.status).where(_holds.invocation_id == invocation_id)
-            ).first():
-                raise HoldAlreadyExists(
-                    f"invocation {invocation_id!r} already has a hold",
-                    details={"invocation_id": invocation_id},
-                )
             month, commission = None, 0
             if paid:
                 price_kind, price = "list", cents_to_micros(skill.price_cents)
@@ -189,7 +181,25 @@ class LedgerService:
                 price_kind, price = free_skill_price(covered)
                 month = month_of(now) if covered else None
             amount = hold_amount(price, estimate, max_cost)
-            ensure_operator_accounts(tx, buyer_id, now)
+            values = {
+                "invocation_id": invocation_id,
+                "buyer_id": buyer_id,
+                "publisher_id": skill.publisher_id,
+                "skill_id": skill.id,
+                "amount": amount,
+                "price": price,
+                "price_kind": price_kind,
+                "commission_percent": commission,
+                "estimate": estimate,
+                "max_cost": max_cost,
+                "allowance_month": month,
+                "status": "held",
+                "created_at": now,
+            }
+            # First, so a second hold or an unknown buyer is refused before anything moves. A
+            # buyer whose wallet can pay has its accounts open (deposits open them); one with
+            # nothing to pay (a covered free skill) needs none.
+            holds.insert_hold(tx, values)
             entry_id = open_entry(
                 tx,
                 kind="hold",
@@ -220,22 +230,6 @@ class LedgerService:
                         "invocation_id": invocation_id,
                     },
                 ) from None
-            values = {
-                "invocation_id": invocation_id,
-                "buyer_id": buyer_id,
-                "publisher_id": skill.publisher_id,
-                "skill_id": skill.id,
-                "amount": amount,
-                "price": price,
-                "price_kind": price_kind,
-                "commission_percent": commission,
-                "estimate": estimate,
-                "max_cost": max_cost,
-                "allowance_month": month,
-                "status": "held",
-                "created_at": now,
-            }
-            tx.execute(holds.insert_hold, values)
         return holds.hold_from(values)
 
     def capture(
@@ -276,7 +270,10 @@ class LedgerService:
                 metered=[MeteredCost(s.step, s.type, s.upstream_micros) for s in compute],
             )
             postings = holds.capture_postings(row, settlement)
-            if any(p.credit == accounts.earnings(row.publisher_id) for p in postings if p.amount):
+            pays_publisher = any(
+                p.credit == accounts.earnings(row.publisher_id) for p in postings if p.amount
+            )
+            if pays_publisher and not row.publisher_accounts_open:
                 ensure_operator_accounts(tx, row.publisher_id, now)
             entry_id = open_entry(
                 tx,
