@@ -35,6 +35,7 @@ _by_key_hash = (
     .join_from(api_keys, operators, api_keys.c.operator_id == operators.c.id)
     .where(api_keys.c.key_hash == sa.bindparam("key_hash"))
 )
+_by_id = sa.select(operators).where(operators.c.id == sa.bindparam("operator_id"))
 
 
 def _operator(row: sa.Row) -> Operator:
@@ -123,7 +124,7 @@ class IdentityService:
         return _operator(self._require_operator(conn, operator_id))
 
     def _require_operator(self, conn: sa.Connection, operator_id: str) -> sa.Row:
-        row = conn.execute(sa.select(operators).where(operators.c.id == operator_id)).first()
+        row = conn.execute(_by_id, {"operator_id": operator_id}).first()
         if row is None:
             raise OperatorNotFound(
                 f"no operator {operator_id!r}", details={"operator_id": operator_id}

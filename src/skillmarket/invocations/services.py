@@ -71,7 +71,9 @@ LLM_STEP_ESTIMATE_MICROS = 20_000  # held per LLM step unless the buyer caps the
 SELLER_CALLS_HELD = 10  # seller-provided proxy calls held for per script step (same cap)
 
 _by_id = sa.select(invocations).where(invocations.c.id == sa.bindparam("invocation_id"))
+_locked_by_id = _by_id.with_for_update()
 _insert = invocations.insert()
+# The columns to set are the parameters' other keys (SQLAlchemy caches one form per key set).
 _update = invocations.update().where(invocations.c.id == sa.bindparam("invocation_id"))
 
 
@@ -432,7 +434,7 @@ class InvocationService:
         value: Any = None
         if status == "completed":
             value = _parse_output(output_text or "")
-        row = conn.execute(_by_id.with_for_update(), {"invocation_id": invocation_id}).one()
+        row = conn.execute(_locked_by_id, {"invocation_id": invocation_id}).one()
         if row.status in FINISHED:
             return self._view(row)
         if status == "completed":
@@ -475,7 +477,7 @@ class InvocationService:
             row.id, outcome=OUTCOME[status], compute=compute, conn=conn, savepoint=False
         )
         values["cost"] = charge.cost()
-        conn.execute(_update.values(**values), {"invocation_id": row.id})
+        conn.execute(_update, {"invocation_id": row.id, **values})
         data: dict[str, Any] = {
             "skill_id": row.skill_id,
             "skill_fingerprint": row.skill_fingerprint,
@@ -530,7 +532,7 @@ class InvocationService:
         )
 
     def _publisher_row(self, conn: Connection, publisher_id: str, invocation_id: str) -> sa.Row:
-        row = conn.execute(_by_id.with_for_update(), {"invocation_id": invocation_id}).first()
+        row = conn.execute(_locked_by_id, {"invocation_id": invocation_id}).first()
         if row is None or row.execution_mode != "open":
             raise InvocationNotFound(
                 f"no open invocation {invocation_id!r}", details={"invocation_id": invocation_id}
@@ -608,7 +610,7 @@ class InvocationService:
             due = conn.execute(query.limit(500)).scalars().all()
         for found in due:
             with self.db.write() as conn:
-                row = conn.execute(_by_id.with_for_update(), {"invocation_id": found}).one()
+                row = conn.execute(_locked_by_id, {"invocation_id": found}).one()
                 if row.status in ("pending", "claimed") and row.expires_at < now:
                     self._finish(
                         conn,
